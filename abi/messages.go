@@ -1,0 +1,85 @@
+package abi
+
+import "github.com/fxamacker/cbor/v2"
+
+// Requests and responses of the host functions. Field names are the CBOR map
+// keys documented in ABI.md; every map key is a text string.
+
+// LogRequest is the request of FuncLog.
+type LogRequest struct {
+	Level int    `cbor:"level"`
+	Msg   string `cbor:"msg"`
+}
+
+// PublishRequest is the request of FuncPublish.
+type PublishRequest struct {
+	Topic   string `cbor:"topic"`
+	Payload []byte `cbor:"payload"`
+}
+
+// SubscribeRequest is the request of FuncSubscribe.
+type SubscribeRequest struct {
+	Filter string `cbor:"filter"`
+}
+
+// IDResponse answers FuncSubscribe, FuncConfigWatch and FuncTimerStart.
+type IDResponse struct {
+	ID uint32 `cbor:"id"`
+}
+
+// IDRequest is the request of FuncUnsubscribe and FuncTimerStop.
+type IDRequest struct {
+	ID uint32 `cbor:"id"`
+}
+
+// ConfigGetRequest is the request of FuncConfigGet and FuncConfigWatch. An
+// empty path names the whole configuration.
+type ConfigGetRequest struct {
+	Path []string `cbor:"path"`
+}
+
+// ConfigGetResponse answers FuncConfigGet.
+type ConfigGetResponse struct {
+	Value cbor.RawMessage `cbor:"value"`
+}
+
+// ConfigUpdateRequest is the request of FuncConfigUpdate. When both the old
+// and the new value are maps they are merged key by key (recursively); a null
+// value deletes the key; anything else replaces the value at Path.
+type ConfigUpdateRequest struct {
+	Path  []string        `cbor:"path"`
+	Value cbor.RawMessage `cbor:"value"`
+}
+
+// TimerStartRequest is the request of FuncTimerStart.
+type TimerStartRequest struct {
+	IntervalMS uint32 `cbor:"interval_ms"`
+	Repeat     bool   `cbor:"repeat"`
+}
+
+// ReportStateRequest is the request of FuncReportState.
+type ReportStateRequest struct {
+	State  string `cbor:"state"`
+	Reason string `cbor:"reason,omitempty"`
+}
+
+// ErrorResponse is the pending response after a host function failed; a
+// guest fetches it with FuncResponse to learn why.
+type ErrorResponse struct {
+	Code    Code   `cbor:"code"`
+	Message string `cbor:"message"`
+}
+
+// Event is one entry of the array passed to ExportOnEvents. Which fields are
+// set depends on Kind (see ABI.md); absent fields are omitted on the wire.
+type Event struct {
+	Kind    EventKind `cbor:"kind"`
+	ID      uint32    `cbor:"id,omitempty"`
+	Topic   string    `cbor:"topic,omitempty"`
+	Payload []byte    `cbor:"payload,omitempty"`
+	Path    []string  `cbor:"path,omitempty"`
+	Name    string    `cbor:"name,omitempty"`
+	Version string    `cbor:"version,omitempty"`
+	ABI     uint32    `cbor:"abi,omitempty"`
+	Reason  string    `cbor:"reason,omitempty"`
+}
