@@ -1,6 +1,10 @@
 package abi
 
-import "github.com/fxamacker/cbor/v2"
+import (
+	"fmt"
+
+	"github.com/fxamacker/cbor/v2"
+)
 
 // Requests and responses of the host functions. Field names are the CBOR map
 // keys documented in ABI.md; every map key is a text string.
@@ -63,11 +67,24 @@ type ReportStateRequest struct {
 	Reason string `cbor:"reason,omitempty"`
 }
 
-// ErrorResponse is the pending response after a host function failed; a
-// guest fetches it with FuncResponse to learn why.
-type ErrorResponse struct {
+// Error is a failed host call: the pending response after a host function
+// failed (a guest fetches it with FuncResponse to learn why), and the error
+// type host services return to say which code the guest gets.
+type Error struct {
 	Code    Code   `cbor:"code"`
 	Message string `cbor:"message"`
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Code.String()
+	}
+	return e.Code.String() + ": " + e.Message
+}
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Event is one entry of the array passed to ExportOnEvents. Which fields are

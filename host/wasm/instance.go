@@ -1,0 +1,244 @@
+package wasm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/moss-edge/moss/abi"
+)
+
+// Handler serves the host functions an instance calls.
+type Handler interface {
+	// HostCall serves host function fn (an index into abi.HostFunctions).
+	// req aliases guest memory and is valid only until HostCall returns: a
+	// handler copies what it keeps. The returned response is copied into the
+	// guest before the handler is called again, so it may reuse a buffer. An
+	// *abi.Error selects the code the guest sees; any other error is
+	// abi.ErrInternal.
+	HostCall(fn Func, req []byte) ([]byte, error)
+}
+
+// Func identifies a host function: an index into abi.HostFunctions.
+type Func uint8
+
+func (f Func) String() string { return abi.HostFunctions[f] }
+
+// InstanceConfig describes one instance.
+type InstanceConfig struct {
+	Name        string        // component name, for errors and logs
+	MemoryLimit uint64        // bytes of linear memory the instance may grow to
+	Deadline    time.Duration // per call into the guest
+	Stdout      io.Writer     // guest stdout/stderr; nil discards
+	Stderr      io.Writer
+	Handler     Handler
+}
+
+// Errors a call into a guest can end with. After any error from Deliver the
+// instance is closed and must be replaced.
+var (
+	ErrDeadline = errors.New("call deadline exceeded")
+	ErrClosed   = errors.New("instance closed")
+)
+
+// Instance is one instantiated component module. Not safe for concurrent
+// use: one goroutine owns it (see the package doc).
+type Instance struct {
+	name     string
+	deadline time.Duration
+	handler  Handler
+	dog      *watchdog
+
+	ctx      context.Context
+	mod      api.Module
+	mem      api.Memory
+	onEvents api.Function
+	evBuffer api.Function
+	stack    []uint64
+	evPtr    uint32
+	evCap    uint32
+
+	pending    []byte
+	hasPending bool
+	closed     bool
+
+	callStart atomic.Int64 // unix nanos of the running call, 0 when idle
+	killed    atomic.Bool  // set by the watchdog
+}
+
+type instanceKey struct{}
+
+func instanceFrom(ctx context.Context) *Instance {
+	i, _ := ctx.Value(instanceKey{}).(*Instance)
+	return i
+}
+
+// initTimeout bounds instantiation (a language runtime's _initialize). It is
+// longer than a call deadline because a Go runtime initialises its heap and
+// packages there, once.
+const initTimeout = 10 * time.Second
+
+// Instantiate makes an instance of m, runs its initialiser and checks its ABI
+// version.
+func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig) (*Instance, error) {
+	if need := uint64(m.minPages) * 65536; need > cfg.MemoryLimit {
+		return nil, fmt.Errorf("instantiate %s: module needs %d KiB of memory at start, its limit is %d KiB", cfg.Name, need>>10, cfg.MemoryLimit>>10)
+	}
+	if cfg.Deadline <= 0 {
+		return nil, fmt.Errorf("instantiate %s: no call deadline", cfg.Name)
+	}
+	i := &Instance{
+		name:     cfg.Name,
+		deadline: cfg.Deadline,
+		handler:  cfg.Handler,
+		dog:      e.dog,
+		stack:    make([]uint64, 2),
+	}
+	// One context per instance for all calls: it carries the instance to
+	// the host functions without a per-call allocation.
+	i.ctx = context.WithValue(context.Background(), instanceKey{}, i)
+	stdout, stderr := cfg.Stdout, cfg.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	e.mu.Lock()
+	e.seq++
+	modName := fmt.Sprintf("%s#%d", cfg.Name, e.seq)
+	e.mu.Unlock()
+	mc := wazero.NewModuleConfig().
+		WithName(modName).
+		WithStartFunctions(abi.ExportInitialize).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(interruptibleSleep).
+		WithRandSource(rand.Reader).
+		WithStdout(stdout).
+		WithStderr(stderr)
+
+	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(i.ctx, cappedAllocator{limit: cfg.MemoryLimit}), initTimeout)
+	mod, err := e.rt.InstantiateModule(ictx, m.compiled, mc)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", cfg.Name, describe(err))
+	}
+	i.mod = mod
+	i.mem = mod.Memory()
+	i.onEvents = mod.ExportedFunction(abi.ExportOnEvents)
+	i.evBuffer = mod.ExportedFunction(abi.ExportEventBuffer)
+	e.dog.add(i)
+
+	if err := i.call(mod.ExportedFunction(abi.ExportABIVersion)); err != nil {
+		i.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s: %s: %w", cfg.Name, abi.ExportABIVersion, err)
+	}
+	if v := int32(i.stack[0]); v != abi.Version {
+		i.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s: built for ABI version %d, this host speaks version %d", cfg.Name, v, abi.Version)
+	}
+	return i, nil
+}
+
+// interruptibleSleep sleeps in short steps: a guest sleeping inside a call is
+// then still stopped near its deadline, because each step returns to guest
+// code, which checks whether the watchdog closed it.
+func interruptibleSleep(ns int64) {
+	time.Sleep(time.Duration(min(ns, int64(5*time.Millisecond))))
+}
+
+// Deliver writes batch (a CBOR array of events) into the guest's event buffer
+// and calls its event export. Any error closes the instance.
+func (i *Instance) Deliver(batch []byte) error {
+	if i.closed {
+		return ErrClosed
+	}
+	n := uint32(len(batch))
+	if n > i.evCap {
+		i.stack[0] = uint64(n)
+		if err := i.call(i.evBuffer); err != nil {
+			return fmt.Errorf("%s: %w", abi.ExportEventBuffer, err)
+		}
+		ptr := uint32(i.stack[0])
+		if _, ok := i.mem.Read(ptr, n); !ok || ptr == 0 {
+			i.Close(context.Background())
+			return fmt.Errorf("%s(%d) returned %#x, not a buffer inside memory (%d bytes)", abi.ExportEventBuffer, n, ptr, i.mem.Size())
+		}
+		i.evPtr, i.evCap = ptr, n
+	}
+	if !i.mem.Write(i.evPtr, batch) {
+		i.Close(context.Background())
+		return fmt.Errorf("event buffer at %#x no longer inside memory", i.evPtr)
+	}
+	i.stack[0], i.stack[1] = uint64(i.evPtr), uint64(n)
+	if err := i.call(i.onEvents); err != nil {
+		return fmt.Errorf("%s: %w", abi.ExportOnEvents, err)
+	}
+	if rc := int32(i.stack[0]); rc != 0 {
+		return fmt.Errorf("%s returned %d", abi.ExportOnEvents, rc)
+	}
+	return nil
+}
+
+// call runs f with i.stack under the deadline. On failure the instance is
+// closed: after a trap its memory may be inconsistent, after a deadline it is
+// already closed.
+func (i *Instance) call(f api.Function) error {
+	i.dog.begin(i)
+	err := f.CallWithStack(i.ctx, i.stack)
+	i.dog.end(i)
+	if err == nil {
+		return nil
+	}
+	if i.killed.Load() {
+		err = fmt.Errorf("%w (%v)", ErrDeadline, i.deadline)
+	} else {
+		err = describe(err)
+	}
+	i.Close(context.Background())
+	return err
+}
+
+// describe turns wazero's errors into what a component author needs.
+func describe(err error) error {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case exitDeadline:
+			return ErrDeadline
+		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			return fmt.Errorf("%w (initialisation took over %v)", ErrDeadline, initTimeout)
+		default:
+			return fmt.Errorf("guest exited with code %d (proc_exit in a reactor)", exit.ExitCode())
+		}
+	}
+	return fmt.Errorf("guest trapped: %w", err)
+}
+
+// MemorySize reports the instance's linear memory size in bytes.
+func (i *Instance) MemorySize() uint32 {
+	if i.mem == nil {
+		return 0
+	}
+	return i.mem.Size()
+}
+
+// Close releases the instance. It is idempotent.
+func (i *Instance) Close(ctx context.Context) error {
+	if i.closed {
+		return nil
+	}
+	i.closed = true
+	i.dog.remove(i)
+	return i.mod.Close(ctx)
+}

@@ -1,0 +1,38 @@
+package wasm
+
+import "github.com/tetratelabs/wazero/experimental"
+
+// cappedAllocator backs each instance's linear memory with a Go slice that
+// refuses to grow past limit bytes: memory.grow then returns -1 in the guest,
+// which a language runtime reports as out of memory. wazero's own limit is
+// per runtime; this makes it per component.
+type cappedAllocator struct{ limit uint64 }
+
+func (a cappedAllocator) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
+	return &cappedMemory{limit: min(a.limit, maxBytes)}
+}
+
+type cappedMemory struct {
+	buf   []byte
+	limit uint64
+}
+
+func (m *cappedMemory) Reallocate(size uint64) []byte {
+	if size > m.limit {
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		// Memory never shrinks, so bytes past len were zeroed by make.
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	// Grow geometrically (language runtimes grow a page or a few at a time)
+	// but never reserve beyond the limit.
+	c := min(max(size, 2*uint64(cap(m.buf))), m.limit)
+	nb := make([]byte, size, c)
+	copy(nb, m.buf)
+	m.buf = nb
+	return nb
+}
+
+func (m *cappedMemory) Free() { m.buf = nil }

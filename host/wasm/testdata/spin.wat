@@ -1,0 +1,8 @@
+;; Loops forever in its event handler: must be stopped at its deadline.
+(module
+  (memory (export "memory") 1)
+  (func (export "moss_abi_version") (result i32) (i32.const 1))
+  (func (export "moss_event_buffer") (param i32) (result i32) (i32.const 1024))
+  (func (export "moss_on_events") (param i32 i32) (result i32)
+    (loop $forever (br $forever))
+    (i32.const 0)))

@@ -1,0 +1,216 @@
+// Package wasm runs component modules under wazero. It owns the one wazero
+// runtime of a host, the on-disk compilation cache, the "moss" host module and
+// the instances, and enforces what the ABI promises about containment: memory
+// is capped per instance, every call into a guest has a deadline after which
+// the instance is closed, every guest pointer is bounds-checked, and a trap
+// fails the call instead of the host.
+//
+// An Engine is safe for concurrent use. An Instance is not: the ABI says a
+// guest is never entered twice at once, so exactly one goroutine (the
+// component's deliverer) may use an Instance; that goroutine is also the one
+// host functions run on, so handlers need no locking for per-instance state.
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/moss-edge/moss/abi"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// CacheDir holds compiled machine code across restarts; empty disables
+	// the disk cache (modules are then compiled once per process).
+	CacheDir string
+	// Logger receives engine events (compilations, watchdog kills).
+	Logger *slog.Logger
+	// NoTermination builds a runtime without wazero's termination checks.
+	// Guests then run faster but a guest stuck in a loop can no longer be
+	// stopped: only for benchmarks measuring that cost (docs/RATIONALE.md).
+	NoTermination bool
+}
+
+// Engine compiles and instantiates component modules.
+type Engine struct {
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	log   *slog.Logger
+	dog   *watchdog
+
+	mu       sync.Mutex
+	compiled map[[32]byte]*Module
+	seq      uint64
+}
+
+// NewEngine creates the runtime, the host module and the watchdog. Close
+// releases them.
+func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(!opts.NoTermination).
+		WithCoreFeatures(api.CoreFeaturesV2)
+	var cache wazero.CompilationCache
+	if opts.CacheDir != "" {
+		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("compilation cache %s: %w", opts.CacheDir, err)
+		}
+		c, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("compilation cache %s: %w", opts.CacheDir, err)
+		}
+		cache = c
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if err := instantiateHostModule(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate host module: %w", err)
+	}
+	e := &Engine{rt: rt, cache: cache, log: log, compiled: make(map[[32]byte]*Module)}
+	e.dog = startWatchdog(log)
+	return e, nil
+}
+
+// Close stops the watchdog and closes every instance and compiled module.
+func (e *Engine) Close(ctx context.Context) error {
+	e.dog.stop()
+	err := e.rt.Close(ctx)
+	if e.cache != nil {
+		err = errors.Join(err, e.cache.Close(ctx))
+	}
+	return err
+}
+
+// Module is a compiled, validated component module. It is safe for
+// concurrent use and shared by all instances of the same bytes.
+type Module struct {
+	compiled wazero.CompiledModule
+	SHA256   [32]byte
+	minPages uint32
+}
+
+// Compile validates and compiles wasm, or returns the module already compiled
+// from the same bytes. name is used in error messages only.
+func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	sum := sha256.Sum256(wasm)
+	e.mu.Lock()
+	m, ok := e.compiled[sum]
+	e.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	cm, err := e.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	minPages, err := validate(cm)
+	if err != nil {
+		cm.Close(ctx)
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	m = &Module{compiled: cm, SHA256: sum, minPages: minPages}
+	e.mu.Lock()
+	if prev, ok := e.compiled[sum]; ok { // a concurrent Compile won
+		e.mu.Unlock()
+		cm.Close(ctx)
+		return prev, nil
+	}
+	e.compiled[sum] = m
+	e.mu.Unlock()
+	return m, nil
+}
+
+type funcSig struct{ params, results []api.ValueType }
+
+var (
+	i32         = api.ValueTypeI32
+	hostCallSig = funcSig{[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}}
+	responseSig = funcSig{[]api.ValueType{i32, i32}, []api.ValueType{i32}}
+	exportSigs  = map[string]funcSig{
+		abi.ExportABIVersion:  {nil, []api.ValueType{i32}},
+		abi.ExportEventBuffer: {[]api.ValueType{i32}, []api.ValueType{i32}},
+		abi.ExportOnEvents:    {[]api.ValueType{i32, i32}, []api.ValueType{i32}},
+	}
+)
+
+func sameTypes(a, b []api.ValueType) bool { return bytes.Equal(a, b) }
+
+// validate checks a module's imports and exports against the ABI before any
+// instance is made, so that a module built for something else is refused with
+// a message that says what is wrong rather than failing at some later call.
+func validate(cm wazero.CompiledModule) (minPages uint32, err error) {
+	var problems []error
+	for _, f := range cm.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		switch mod {
+		case wasi_snapshot_preview1.ModuleName:
+		case abi.ImportModule:
+			want := hostCallSig
+			if name == abi.FuncResponse {
+				want = responseSig
+			} else if !isHostFunc(name) {
+				problems = append(problems, fmt.Errorf("imports %s.%s, which this host (ABI version %d) does not provide", mod, name, abi.Version))
+				continue
+			}
+			if !sameTypes(f.ParamTypes(), want.params) || !sameTypes(f.ResultTypes(), want.results) {
+				problems = append(problems, fmt.Errorf("imports %s.%s with signature %v -> %v, want %v -> %v", mod, name, f.ParamTypes(), f.ResultTypes(), want.params, want.results))
+			}
+		default:
+			problems = append(problems, fmt.Errorf("imports from module %q; only %q and %q are provided", mod, abi.ImportModule, wasi_snapshot_preview1.ModuleName))
+		}
+	}
+	if len(cm.ImportedMemories()) > 0 {
+		problems = append(problems, errors.New("imports a memory; a component must define and export its own"))
+	}
+	exports := cm.ExportedFunctions()
+	for name, want := range exportSigs {
+		f, ok := exports[name]
+		if !ok {
+			problems = append(problems, fmt.Errorf("does not export %s: not a Moss component (ABI version %d), or built without the SDK", name, abi.Version))
+			continue
+		}
+		if !sameTypes(f.ParamTypes(), want.params) || !sameTypes(f.ResultTypes(), want.results) {
+			problems = append(problems, fmt.Errorf("export %s has signature %v -> %v, want %v -> %v", name, f.ParamTypes(), f.ResultTypes(), want.params, want.results))
+		}
+	}
+	if f, ok := exports[abi.ExportInitialize]; ok && (len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0) {
+		problems = append(problems, fmt.Errorf("export %s must take and return nothing", abi.ExportInitialize))
+	}
+	mem, ok := cm.ExportedMemories()[abi.ExportMemory]
+	if !ok {
+		problems = append(problems, fmt.Errorf("does not export its memory as %q", abi.ExportMemory))
+	} else {
+		minPages = mem.Min()
+	}
+	if len(problems) > 0 {
+		return 0, fmt.Errorf("not a valid component module: %w", errors.Join(problems...))
+	}
+	return minPages, nil
+}
+
+func isHostFunc(name string) bool {
+	for _, n := range abi.HostFunctions {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
