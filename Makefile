@@ -1,0 +1,78 @@
+# Moss: the two commands a newcomer needs are `make run` and `make test`.
+# Both install what they need (Debian packages through apt-get, Go modules
+# through the Go module proxy) before building.
+
+GO       ?= go
+BUILD    := build
+EXAMPLES := sensor alerts
+COMPONENTS := $(addprefix $(BUILD)/components/,$(addsuffix /component.wasm.stamp,$(EXAMPLES)))
+# Debian packages the build and the tests use, and the command each provides.
+APT_PKGS := wabt:wat2wasm
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all run test check deps build components vet fmt-check tidy-check cross bench fuzz clean
+
+all: build components
+
+## deps: install the toolchains the build and the tests need (idempotent)
+deps:
+	@missing=""; for p in $(APT_PKGS); do cmd=$${p#*:}; pkg=$${p%%:*}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@$(GO) mod download
+
+## build: the moss binary
+build:
+	$(GO) build -o $(BUILD)/moss ./host/cmd/moss
+
+## components: the example components as Wasm, with manifests stamped with their sha256
+components: $(COMPONENTS)
+
+$(BUILD)/components/%/component.wasm.stamp: examples/%/*.go examples/%/component.toml sdk/go/*.go abi/*.go go.mod
+	@mkdir -p $(@D)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(@D)/$*.wasm ./examples/$*
+	@sum=$$(sha256sum $(@D)/$*.wasm | cut -d' ' -f1); \
+	  sed '/^path = "$*.wasm"/a sha256 = "'$$sum'"' examples/$*/component.toml > $(@D)/component.toml
+	@touch $@
+
+## run: build the host and the examples and run them with configs/default.toml
+run: deps build components
+	$(BUILD)/moss run --config configs/default.toml
+
+## test: vet and the whole test suite (race detector on)
+test: deps vet
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+vet:
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./sdk/go/... ./examples/...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+## cross: the host for ARM devices, the SDK for wasip1
+cross:
+	GOOS=linux GOARCH=arm64 $(GO) build -o $(BUILD)/moss-linux-arm64 ./host/cmd/moss
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -o $(BUILD)/moss-linux-armv7 ./host/cmd/moss
+	GOOS=wasip1 GOARCH=wasm $(GO) build ./abi/... ./sdk/go/...
+
+## check: the gate before a commit
+check: fmt-check vet tidy-check cross test
+
+## bench: benchmark tables (see bench/README.md)
+bench: deps
+	$(GO) run ./bench/cmd/benchtable
+
+## fuzz: each fuzz target for a bounded time (FUZZTIME, default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./host/bus -run '^$$' -fuzz FuzzMatch -fuzztime $(FUZZTIME)
+	$(GO) test ./abi -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME)
+	$(GO) test ./host/manifest -run '^$$' -fuzz FuzzManifest -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf $(BUILD) var

@@ -1,0 +1,511 @@
+// Package component runs one component: it owns the component's mailbox,
+// its current Wasm instance and the one goroutine that enters that instance,
+// and moves the component through its lifecycle:
+//
+//	NEW -> INSTALLED -> STARTING -> RUNNING -> STOPPING -> FINISHED
+//	                        |          |
+//	                        +-> ERRORED -> (backoff) -> STARTING ...
+//	                                   \-> BROKEN after BrokenAfter errors within ErrorWindow
+//
+// A trap, a call past its deadline, a non-zero return from the guest or a
+// guest reporting ERRORED discards the instance; the mailbox and the
+// subscriptions survive, so messages that arrive while the component
+// restarts are delivered to the next instance. The host functions a guest
+// calls are served here, on the same goroutine, so per-instance state needs
+// no locking.
+package component
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/moss-edge/moss/abi"
+	"github.com/moss-edge/moss/host/authz"
+	"github.com/moss-edge/moss/host/bus"
+	"github.com/moss-edge/moss/host/conftree"
+	"github.com/moss-edge/moss/host/limits"
+	"github.com/moss-edge/moss/host/mailbox"
+	"github.com/moss-edge/moss/host/wasm"
+)
+
+// State is a lifecycle state, named as Greengrass names them.
+type State string
+
+// Lifecycle states.
+const (
+	StateNew       State = "NEW"
+	StateInstalled State = "INSTALLED"
+	StateStarting  State = "STARTING"
+	StateRunning   State = "RUNNING"
+	StateStopping  State = "STOPPING"
+	StateFinished  State = "FINISHED"
+	StateErrored   State = "ERRORED"
+	StateBroken    State = "BROKEN"
+)
+
+// Restart policy defaults.
+const (
+	DefaultRestartBackoff    = 500 * time.Millisecond
+	DefaultMaxRestartBackoff = 30 * time.Second
+	DefaultBrokenAfter       = 3
+	DefaultErrorWindow       = time.Minute
+	DefaultStopTimeout       = 5 * time.Second
+)
+
+// Per-instance quotas the ABI documents.
+const (
+	maxTimers     = 64
+	maxWatches    = 64
+	maxLogMsg     = 64 << 10
+	logsPerSecond = 1000
+	batchEvents   = 64
+	batchBytes    = 64 << 10
+)
+
+// Spec is everything needed to run a component.
+type Spec struct {
+	Name    string
+	Version string
+	Module  *wasm.Module
+	Limits  limits.Limits // resolved: no zero fields
+	Config  map[string]any
+	Policy  *authz.Policy
+}
+
+// Restart says how a component comes back after errors.
+type Restart struct {
+	Backoff     time.Duration // first delay, doubled after each error
+	MaxBackoff  time.Duration
+	BrokenAfter int // errors within Window that make it BROKEN
+	Window      time.Duration
+	StopTimeout time.Duration // how long a stop may take before the instance is closed
+}
+
+func (r Restart) withDefaults() Restart {
+	if r.Backoff <= 0 {
+		r.Backoff = DefaultRestartBackoff
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = DefaultMaxRestartBackoff
+	}
+	if r.BrokenAfter <= 0 {
+		r.BrokenAfter = DefaultBrokenAfter
+	}
+	if r.Window <= 0 {
+		r.Window = DefaultErrorWindow
+	}
+	if r.StopTimeout <= 0 {
+		r.StopTimeout = DefaultStopTimeout
+	}
+	return r
+}
+
+// Env is what a component needs from its host.
+type Env struct {
+	Engine  *wasm.Engine
+	Bus     *bus.Bus
+	Codec   *abi.Codec
+	Logger  *slog.Logger // the component's logger ("component" attribute set by New)
+	Restart Restart
+	// Output makes the writer a guest's stdout or stderr goes to (each line
+	// logged at level); nil discards guest output.
+	Output func(log *slog.Logger, level slog.Level) io.WriteCloser
+}
+
+// Info is a snapshot of a component for status displays.
+type Info struct {
+	Name, Version string
+	State         State
+	Since         time.Time
+	Restarts      int
+	Errors        int
+	Delivered     uint64
+	Dropped       uint64
+	Queued        int
+	LastError     string
+}
+
+// Component is one running component. Its methods are safe for concurrent
+// use; the instance itself is used only by the component's own goroutine.
+type Component struct {
+	spec Spec
+	env  Env
+	log  *slog.Logger
+	mbox *mailbox.Mailbox
+	conf *conftree.Tree
+
+	mu        sync.Mutex
+	state     State
+	since     time.Time
+	restarts  int
+	errCount  int
+	errTimes  []time.Time
+	lastErr   string
+	subs      map[string]uint32 // filter -> id, stable for the component's life
+	subFilter map[uint32]string
+	nextSub   uint32
+	changed   chan struct{} // closed and replaced on every state change
+
+	delivered atomic.Uint64
+	dropWarn  burst
+	denyWarn  burst
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	done     chan struct{}
+
+	// Owned by the run goroutine.
+	inst     *wasm.Instance
+	guest    *guestState
+	events   []abi.Event
+	batch    []byte
+	respBuf  []byte
+	nextID   uint32 // timers and watches; never reused so stale events are recognisable
+	logLimit tokenBucket
+}
+
+// New prepares a component in state INSTALLED; Start runs it.
+func New(spec Spec, env Env) *Component {
+	env.Restart = env.Restart.withDefaults()
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Component{
+		spec:      spec,
+		env:       env,
+		log:       env.Logger.With("component", spec.Name),
+		mbox:      mailbox.New(spec.Limits.Mailbox),
+		conf:      conftree.New(spec.Config),
+		state:     StateInstalled,
+		since:     time.Now(),
+		subs:      make(map[string]uint32),
+		subFilter: make(map[uint32]string),
+		changed:   make(chan struct{}),
+		stopCh:    make(chan struct{}),
+		done:      make(chan struct{}),
+		logLimit:  tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
+	}
+	return c
+}
+
+// Name returns the component's name.
+func (c *Component) Name() string { return c.spec.Name }
+
+// Logger returns the component's logger.
+func (c *Component) Logger() *slog.Logger { return c.log }
+
+// Config returns the component's configuration tree (deployments update it).
+func (c *Component) Config() *conftree.Tree { return c.conf }
+
+// Start starts the component's goroutine. It returns at once; use
+// WaitState to wait for RUNNING.
+func (c *Component) Start() { go c.run() }
+
+// Stop asks the component to stop and waits until it has, or until ctx is
+// done. Messages already queued are delivered first, within StopTimeout.
+func (c *Component) Stop(ctx context.Context) error {
+	c.stopOnce.Do(func() { close(c.stopCh) })
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop %s: %w", c.spec.Name, ctx.Err())
+	}
+}
+
+// Done is closed when the component's goroutine has ended.
+func (c *Component) Done() <-chan struct{} { return c.done }
+
+// State returns the current state.
+func (c *Component) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// WaitState waits until the state is one of want, or ctx is done, and
+// returns the state reached.
+func (c *Component) WaitState(ctx context.Context, want ...State) (State, error) {
+	info, err := c.Wait(ctx, func(i Info) bool { return slices.Contains(want, i.State) })
+	if err != nil {
+		return info.State, fmt.Errorf("%s is %s, waited for %v: %w", c.spec.Name, info.State, want, err)
+	}
+	return info.State, nil
+}
+
+// Wait waits until cond holds for the component's Info, re-checking on every
+// state change (errors and restarts are counted before the state changes).
+func (c *Component) Wait(ctx context.Context, cond func(Info) bool) (Info, error) {
+	for {
+		c.mu.Lock()
+		ch := c.changed
+		c.mu.Unlock()
+		info := c.Info()
+		if cond(info) {
+			return info, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return info, ctx.Err()
+		}
+	}
+}
+
+// Info returns a snapshot for status displays.
+func (c *Component) Info() Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Info{
+		Name: c.spec.Name, Version: c.spec.Version, State: c.state, Since: c.since,
+		Restarts: c.restarts, Errors: c.errCount, LastError: c.lastErr,
+		Delivered: c.delivered.Load(), Dropped: c.mbox.Dropped(), Queued: c.mbox.Len(),
+	}
+}
+
+func (c *Component) setState(s State) {
+	c.mu.Lock()
+	if c.state != s {
+		c.state, c.since = s, time.Now()
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+	c.mu.Unlock()
+	c.log.Debug("state", "state", s)
+}
+
+// Deliver implements bus.Subscriber: it queues a message for the component.
+// It never blocks; when the mailbox is full the message is dropped for this
+// component, counted, and logged at most once a second.
+func (c *Component) Deliver(subID uint32, m *bus.Message) {
+	if c.mbox.Push(abi.Event{Kind: abi.EventMessage, ID: subID, Topic: m.Topic, Payload: m.Payload}) {
+		return
+	}
+	if n, ok := c.dropWarn.allow(time.Now()); ok {
+		c.log.Warn("mailbox full: dropping messages", "mailbox", c.mbox.Cap(), "dropped_since_last_warning", n, "dropped_total", c.mbox.Dropped())
+	}
+}
+
+var _ bus.Subscriber = (*Component)(nil)
+
+// errStop ends the run loop when a stop was requested.
+var errStop = errors.New("stop requested")
+
+// run is the component's goroutine: it owns the instance.
+func (c *Component) run() {
+	defer close(c.done)
+	defer c.unsubscribeAll()
+	for {
+		err := c.runInstance()
+		if errors.Is(err, errStop) {
+			c.setState(StateFinished)
+			return
+		}
+		if err == nil { // the guest reported FINISHED
+			c.setState(StateFinished)
+			<-c.stopCh
+			return
+		}
+		delay, broken := c.recordError(err)
+		if broken {
+			c.setState(StateBroken)
+			c.unsubscribeAll()
+			<-c.stopCh
+			return
+		}
+		c.setState(StateErrored)
+		t := time.NewTimer(delay)
+		select {
+		case <-c.stopCh:
+			t.Stop()
+			c.setState(StateFinished)
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		c.restarts++
+		c.mu.Unlock()
+	}
+}
+
+// recordError counts an error and decides between a restart after a backoff
+// and BROKEN.
+func (c *Component) recordError(err error) (time.Duration, bool) {
+	now := time.Now()
+	r := c.env.Restart
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errCount++
+	c.lastErr = err.Error()
+	keep := c.errTimes[:0]
+	for _, t := range c.errTimes {
+		if now.Sub(t) < r.Window {
+			keep = append(keep, t)
+		}
+	}
+	c.errTimes = append(keep, now)
+	n := len(c.errTimes)
+	if n >= r.BrokenAfter {
+		c.log.Error("component broken: not restarting", "errors", n, "window", r.Window, "error", err)
+		return 0, true
+	}
+	delay := r.Backoff << (n - 1)
+	if delay > r.MaxBackoff || delay <= 0 {
+		delay = r.MaxBackoff
+	}
+	c.log.Error("component errored: restarting", "error", err, "in", delay, "errors_in_window", n)
+	return delay, false
+}
+
+// runInstance makes an instance, starts it and delivers events until the
+// instance fails (the error), the guest finishes (nil), or a stop is
+// requested (errStop).
+func (c *Component) runInstance() error {
+	select {
+	case <-c.stopCh:
+		return errStop
+	default:
+	}
+	c.setState(StateStarting)
+	c.guest = newGuestState()
+	defer c.discardInstance()
+	inst, err := c.env.Engine.Instantiate(context.Background(), c.spec.Module, wasm.InstanceConfig{
+		Name:        c.spec.Name,
+		MemoryLimit: uint64(c.spec.Limits.Memory),
+		Deadline:    c.spec.Limits.CallDeadline.Duration,
+		Stdout:      c.guest.output(c, slog.LevelInfo, "stdout"),
+		Stderr:      c.guest.output(c, slog.LevelWarn, "stderr"),
+		Handler:     c,
+	})
+	if err != nil {
+		return err
+	}
+	c.inst = inst
+	start := abi.Event{Kind: abi.EventStart, Name: c.spec.Name, Version: c.spec.Version, ABI: abi.Version}
+	if err := c.deliver([]abi.Event{start}); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if c.guest.finished {
+		return nil
+	}
+	c.setState(StateRunning)
+	c.log.Info("component running", "version", c.spec.Version, "memory_kib", inst.MemorySize()>>10)
+	for {
+		select {
+		case <-c.stopCh:
+			return c.stopInstance()
+		case <-c.mbox.Ready():
+		}
+		if err := c.drain(); err != nil {
+			return err
+		}
+		if c.guest.finished {
+			return nil
+		}
+	}
+}
+
+// drain delivers what the mailbox holds, in batches, until it is empty. It
+// returns between batches when a stop is requested so a flood cannot delay
+// a stop.
+func (c *Component) drain() error {
+	for {
+		c.events = c.mbox.Drain(c.events[:0], batchEvents, batchBytes)
+		if len(c.events) == 0 {
+			return nil
+		}
+		if err := c.deliver(c.events); err != nil {
+			return err
+		}
+		if c.guest.finished {
+			return nil
+		}
+		select {
+		case <-c.stopCh:
+			return nil // runInstance sees the stop next
+		default:
+		}
+	}
+}
+
+// stopInstance delivers what is queued (within StopTimeout), then the stop
+// event.
+func (c *Component) stopInstance() error {
+	c.setState(StateStopping)
+	deadline := time.Now().Add(c.env.Restart.StopTimeout)
+	for time.Now().Before(deadline) && !c.guest.finished {
+		c.events = c.mbox.Drain(c.events[:0], batchEvents, batchBytes)
+		if len(c.events) == 0 {
+			break
+		}
+		if err := c.deliver(c.events); err != nil {
+			c.log.Warn("error while draining before stop", "error", err)
+			return errStop
+		}
+	}
+	if n := c.mbox.Len(); n > 0 {
+		c.log.Warn("stopping with undelivered messages", "queued", n, "stop_timeout", c.env.Restart.StopTimeout)
+	}
+	if err := c.deliver([]abi.Event{{Kind: abi.EventStop, Reason: "host stopping"}}); err != nil {
+		c.log.Warn("stop handler failed", "error", err)
+	}
+	return errStop
+}
+
+// deliver encodes events as one batch and calls the guest. Timer and config
+// events of an earlier instance are dropped here; a reported ERRORED state
+// turns into an error.
+func (c *Component) deliver(events []abi.Event) error {
+	n := 0
+	for i := range events {
+		if c.guest.current(&events[i]) {
+			events[n] = events[i]
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	events = events[:n]
+	b := abi.AppendArray(c.batch[:0], len(events))
+	for i := range events {
+		b = abi.AppendEvent(b, &events[i])
+	}
+	c.batch = b
+	err := c.inst.Deliver(b)
+	clear(events) // let payloads go
+	if err != nil {
+		return err
+	}
+	c.delivered.Add(uint64(n))
+	if c.guest.errored != "" {
+		return fmt.Errorf("component reported ERRORED: %s", c.guest.errored)
+	}
+	return nil
+}
+
+func (c *Component) discardInstance() {
+	c.guest.stop()
+	if c.inst != nil {
+		c.inst.Close(context.Background())
+		c.inst = nil
+	}
+}
+
+func (c *Component) unsubscribeAll() {
+	c.mu.Lock()
+	subs := c.subs
+	c.subs = make(map[string]uint32)
+	c.subFilter = make(map[uint32]string)
+	c.mu.Unlock()
+	for f, id := range subs {
+		c.env.Bus.Unsubscribe(f, c, id)
+	}
+}

@@ -1,0 +1,296 @@
+package component
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/moss-edge/moss/abi"
+	"github.com/moss-edge/moss/host/bus"
+	"github.com/moss-edge/moss/host/wasm"
+)
+
+// HostCall implements wasm.Handler. It runs on the component's goroutine,
+// inside a call into the guest.
+func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
+	switch abi.HostFunctions[fn] {
+	case abi.FuncPublish:
+		return nil, c.publish(req)
+	case abi.FuncLog:
+		return nil, c.guestLog(req)
+	case abi.FuncSubscribe:
+		return c.subscribe(req)
+	case abi.FuncUnsubscribe:
+		return nil, c.unsubscribe(req)
+	case abi.FuncConfigGet:
+		return c.configGet(req)
+	case abi.FuncConfigUpdate:
+		return nil, c.configUpdate(req)
+	case abi.FuncConfigWatch:
+		return c.configWatch(req)
+	case abi.FuncTimerStart:
+		return c.timerStart(req)
+	case abi.FuncTimerStop:
+		return nil, c.timerStop(req)
+	case abi.FuncReportState:
+		return nil, c.reportState(req)
+	}
+	return nil, abi.Errorf(abi.ErrUnsupported, "%s", fn)
+}
+
+func (c *Component) decode(fn string, req []byte, v any) error {
+	if err := c.env.Codec.Unmarshal(req, v); err != nil {
+		return abi.Errorf(abi.ErrDecode, "%s request: %v", fn, err)
+	}
+	return nil
+}
+
+func (c *Component) idResponse(id uint32) []byte {
+	c.respBuf = abi.AppendUint(abi.AppendText(abi.AppendMap(c.respBuf[:0], 1), "id"), uint64(id))
+	return c.respBuf
+}
+
+// publish is the hot path: decoded by hand, one copy of the payload (out of
+// guest memory, which the guest reuses), shared by all subscribers.
+func (c *Component) publish(req []byte) error {
+	topic, payload, err := decodePublish(req)
+	if err != nil {
+		return err
+	}
+	if err := bus.ValidateTopic(topic); err != nil {
+		return abi.Errorf(abi.ErrInvalid, "publish: %v", err)
+	}
+	if max := int64(c.spec.Limits.MaxMessage); int64(len(payload)) > max {
+		return abi.Errorf(abi.ErrTooLarge, "publish: payload of %d bytes exceeds max_message %d", len(payload), max)
+	}
+	if !c.allow("pubsub.publish", topic) {
+		return abi.Errorf(abi.ErrDenied, "publish: no pubsub.publish grant for topic %q", topic)
+	}
+	c.env.Bus.Publish(&bus.Message{Topic: topic, Payload: bytes.Clone(payload)})
+	return nil
+}
+
+func decodePublish(req []byte) (topic string, payload []byte, err error) {
+	r := abi.NewReader(req)
+	n, err := r.Map()
+	if err != nil {
+		return "", nil, abi.Errorf(abi.ErrDecode, "publish request: not a map")
+	}
+	var haveTopic bool
+	for range n {
+		k, err := r.Text()
+		if err != nil {
+			return "", nil, abi.Errorf(abi.ErrDecode, "publish request: bad key")
+		}
+		switch string(k) {
+		case "topic":
+			t, err := r.Text()
+			if err != nil {
+				return "", nil, abi.Errorf(abi.ErrDecode, "publish request: topic is not text")
+			}
+			topic, haveTopic = string(t), true
+		case "payload":
+			if payload, err = r.Bytes(); err != nil {
+				return "", nil, abi.Errorf(abi.ErrDecode, "publish request: payload is not bytes")
+			}
+		default:
+			return "", nil, abi.Errorf(abi.ErrDecode, "publish request: unknown key %q", k)
+		}
+	}
+	if r.Len() != 0 {
+		return "", nil, abi.Errorf(abi.ErrDecode, "publish request: %d trailing bytes", r.Len())
+	}
+	if !haveTopic {
+		return "", nil, abi.Errorf(abi.ErrDecode, "publish request: no topic")
+	}
+	if payload == nil {
+		payload = []byte{}
+	}
+	return topic, payload, nil
+}
+
+func (c *Component) allow(op, resource string) bool {
+	if c.spec.Policy != nil && c.spec.Policy.Allow(op, resource) {
+		return true
+	}
+	if n, ok := c.denyWarn.allow(time.Now()); ok {
+		c.log.Warn("access denied", "operation", op, "resource", resource, "denied_since_last_warning", n)
+	}
+	return false
+}
+
+func (c *Component) guestLog(req []byte) error {
+	var r abi.LogRequest
+	if err := c.decode(abi.FuncLog, req, &r); err != nil {
+		return err
+	}
+	if len(r.Msg) > maxLogMsg {
+		return abi.Errorf(abi.ErrTooLarge, "log: message of %d bytes exceeds %d", len(r.Msg), maxLogMsg)
+	}
+	if !c.logLimit.take(time.Now()) {
+		return abi.Errorf(abi.ErrRate, "log: over %d lines a second", logsPerSecond)
+	}
+	c.log.Log(nil, slog.Level(r.Level), r.Msg, "source", "guest")
+	return nil
+}
+
+func (c *Component) subscribe(req []byte) ([]byte, error) {
+	var r abi.SubscribeRequest
+	if err := c.decode(abi.FuncSubscribe, req, &r); err != nil {
+		return nil, err
+	}
+	if err := bus.ValidateFilter(r.Filter); err != nil {
+		return nil, abi.Errorf(abi.ErrInvalid, "subscribe: %v", err)
+	}
+	if !c.allow("pubsub.subscribe", r.Filter) {
+		return nil, abi.Errorf(abi.ErrDenied, "subscribe: no pubsub.subscribe grant covering %q", r.Filter)
+	}
+	c.mu.Lock()
+	id, ok := c.subs[r.Filter]
+	if !ok {
+		if len(c.subs) >= c.spec.Limits.MaxSubscriptions {
+			c.mu.Unlock()
+			return nil, abi.Errorf(abi.ErrFull, "subscribe: max_subscriptions (%d) reached", c.spec.Limits.MaxSubscriptions)
+		}
+		c.nextSub++
+		id = c.nextSub
+		c.subs[r.Filter], c.subFilter[id] = id, r.Filter
+	}
+	c.mu.Unlock()
+	if !ok {
+		if err := c.env.Bus.Subscribe(r.Filter, c, id); err != nil {
+			return nil, abi.Errorf(abi.ErrInvalid, "subscribe: %v", err)
+		}
+	}
+	return c.idResponse(id), nil
+}
+
+func (c *Component) unsubscribe(req []byte) error {
+	var r abi.IDRequest
+	if err := c.decode(abi.FuncUnsubscribe, req, &r); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	f, ok := c.subFilter[r.ID]
+	delete(c.subFilter, r.ID)
+	delete(c.subs, f)
+	c.mu.Unlock()
+	if !ok {
+		return abi.Errorf(abi.ErrNotFound, "unsubscribe: no subscription %d", r.ID)
+	}
+	c.env.Bus.Unsubscribe(f, c, r.ID)
+	return nil
+}
+
+func (c *Component) configGet(req []byte) ([]byte, error) {
+	var r abi.ConfigGetRequest
+	if err := c.decode(abi.FuncConfigGet, req, &r); err != nil {
+		return nil, err
+	}
+	v, ok := c.conf.Get(r.Path)
+	if !ok {
+		return nil, abi.Errorf(abi.ErrNotFound, "config_get: no value at %q", r.Path)
+	}
+	b, err := c.env.Codec.Marshal(map[string]any{"value": v})
+	if err != nil {
+		return nil, fmt.Errorf("config_get %q: %w", r.Path, err)
+	}
+	return b, nil
+}
+
+func (c *Component) configUpdate(req []byte) error {
+	var r abi.ConfigUpdateRequest
+	if err := c.decode(abi.FuncConfigUpdate, req, &r); err != nil {
+		return err
+	}
+	var v any
+	if err := c.env.Codec.Unmarshal(r.Value, &v); err != nil {
+		return abi.Errorf(abi.ErrDecode, "config_update value: %v", err)
+	}
+	if err := c.conf.Update(r.Path, v); err != nil {
+		return abi.Errorf(abi.ErrInvalid, "config_update: %v", err)
+	}
+	return nil
+}
+
+func (c *Component) configWatch(req []byte) ([]byte, error) {
+	var r abi.ConfigGetRequest
+	if err := c.decode(abi.FuncConfigWatch, req, &r); err != nil {
+		return nil, err
+	}
+	if len(c.guest.watches) >= maxWatches {
+		return nil, abi.Errorf(abi.ErrFull, "config_watch: %d watches already", maxWatches)
+	}
+	c.nextID++
+	id := c.nextID
+	mbox := c.mbox
+	c.guest.watches[id] = c.conf.Watch(r.Path, func(changed []string) {
+		mbox.PushForce(abi.Event{Kind: abi.EventConfig, ID: id, Path: changed})
+	})
+	return c.idResponse(id), nil
+}
+
+func (c *Component) timerStart(req []byte) ([]byte, error) {
+	var r abi.TimerStartRequest
+	if err := c.decode(abi.FuncTimerStart, req, &r); err != nil {
+		return nil, err
+	}
+	if r.IntervalMS == 0 {
+		return nil, abi.Errorf(abi.ErrInvalid, "timer_start: interval_ms must be at least 1")
+	}
+	if len(c.guest.timers) >= maxTimers {
+		return nil, abi.Errorf(abi.ErrFull, "timer_start: %d timers already", maxTimers)
+	}
+	c.nextID++
+	id := c.nextID
+	d := time.Duration(r.IntervalMS) * time.Millisecond
+	t := &timer{repeat: r.Repeat}
+	mbox := c.mbox
+	t.t = time.AfterFunc(d, func() {
+		if t.pending.CompareAndSwap(false, true) {
+			mbox.PushForce(abi.Event{Kind: abi.EventTimer, ID: id})
+		}
+		if t.repeat && !t.stopped.Load() {
+			t.t.Reset(d)
+		}
+	})
+	c.guest.timers[id] = t
+	return c.idResponse(id), nil
+}
+
+func (c *Component) timerStop(req []byte) error {
+	var r abi.IDRequest
+	if err := c.decode(abi.FuncTimerStop, req, &r); err != nil {
+		return err
+	}
+	t, ok := c.guest.timers[r.ID]
+	if !ok {
+		return abi.Errorf(abi.ErrNotFound, "timer_stop: no timer %d", r.ID)
+	}
+	t.stopped.Store(true)
+	t.t.Stop()
+	delete(c.guest.timers, r.ID)
+	return nil
+}
+
+func (c *Component) reportState(req []byte) error {
+	var r abi.ReportStateRequest
+	if err := c.decode(abi.FuncReportState, req, &r); err != nil {
+		return err
+	}
+	switch r.State {
+	case abi.StateRunning:
+	case abi.StateErrored:
+		c.guest.errored = r.Reason
+		if c.guest.errored == "" {
+			c.guest.errored = "no reason given"
+		}
+	case abi.StateFinished:
+		c.guest.finished = true
+		c.log.Info("component reported FINISHED", "reason", r.Reason)
+	default:
+		return abi.Errorf(abi.ErrInvalid, "report_state: unknown state %q (want RUNNING, ERRORED or FINISHED)", r.State)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+// Package conftree holds a component's configuration: a tree of maps (as
+// decoded from TOML or CBOR) that components read, update and watch.
+//
+// Updates are copy-on-write along the changed path: a value handed out by Get
+// is never modified afterwards, so readers need no copy and no lock once they
+// have it. A Tree is safe for concurrent use.
+package conftree
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+)
+
+// Tree is one component's configuration.
+type Tree struct {
+	mu       sync.Mutex
+	root     map[string]any
+	watchers map[uint64]watcher
+	next     uint64
+}
+
+type watcher struct {
+	path []string
+	fn   func(changed []string)
+}
+
+// New returns a tree holding a deep copy of initial.
+func New(initial map[string]any) *Tree {
+	root, _ := deepCopy(initial).(map[string]any)
+	if root == nil {
+		root = map[string]any{}
+	}
+	return &Tree{root: root, watchers: make(map[uint64]watcher)}
+}
+
+// Get returns the value at path (the whole tree for an empty path). The
+// value must not be modified.
+func (t *Tree) Get(path []string) (any, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var v any = t.root
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// Update changes the value at path: when the current value and value are
+// both maps they are merged key by key (recursively), a nil value deletes a
+// key, and anything else replaces the value, creating missing parent maps.
+// Watchers whose path overlaps path are called after the update, outside the
+// lock, with path.
+func (t *Tree) Update(path []string, value any) error {
+	t.mu.Lock()
+	if len(path) == 0 {
+		m, ok := value.(map[string]any)
+		if !ok {
+			t.mu.Unlock()
+			return fmt.Errorf("the configuration root must be a map, not %T", value)
+		}
+		t.root = merge(t.root, m)
+	} else {
+		root, err := setAt(t.root, path, value)
+		if err != nil {
+			t.mu.Unlock()
+			return err
+		}
+		t.root = root
+	}
+	var fns []func([]string)
+	for _, w := range t.watchers {
+		if overlaps(w.path, path) {
+			fns = append(fns, w.fn)
+		}
+	}
+	t.mu.Unlock()
+	changed := slices.Clone(path)
+	for _, fn := range fns {
+		fn(changed)
+	}
+	return nil
+}
+
+// Watch calls fn after every update at, above or below path. The returned
+// function removes the watch.
+func (t *Tree) Watch(path []string, fn func(changed []string)) (cancel func()) {
+	t.mu.Lock()
+	t.next++
+	id := t.next
+	t.watchers[id] = watcher{path: slices.Clone(path), fn: fn}
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		delete(t.watchers, id)
+		t.mu.Unlock()
+	}
+}
+
+func overlaps(a, b []string) bool {
+	n := min(len(a), len(b))
+	return slices.Equal(a[:n], b[:n])
+}
+
+// setAt returns a copy of m with value applied at path; maps along the path
+// are copied, the rest is shared.
+func setAt(m map[string]any, path []string, value any) (map[string]any, error) {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]any{}
+	}
+	k := path[0]
+	if len(path) == 1 {
+		old, _ := out[k].(map[string]any)
+		nv, isMap := value.(map[string]any)
+		switch {
+		case value == nil:
+			delete(out, k)
+		case old != nil && isMap:
+			out[k] = merge(old, nv)
+		default:
+			out[k] = deepCopy(value)
+		}
+		return out, nil
+	}
+	child, exists := out[k]
+	cm, isMap := child.(map[string]any)
+	if exists && !isMap && child != nil {
+		return nil, fmt.Errorf("cannot update below %q: it holds a %T, not a map", k, child)
+	}
+	nc, err := setAt(cm, path[1:], value)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%w", k, err)
+	}
+	out[k] = nc
+	return out, nil
+}
+
+// merge returns base with over merged in: maps recursively, nil deletes.
+func merge(base, over map[string]any) map[string]any {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, ok1 := out[k].(map[string]any)
+		om, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			out[k] = merge(bm, om)
+		} else {
+			out[k] = deepCopy(v)
+		}
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = deepCopy(e)
+		}
+		return s
+	case []map[string]any: // TOML arrays of tables
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = deepCopy(e)
+		}
+		return s
+	case []byte:
+		return slices.Clone(x)
+	default:
+		return v
+	}
+}
