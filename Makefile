@@ -38,7 +38,7 @@ $(BUILD)/components/%/component.wasm.stamp: examples/%/*.go examples/%/component
 
 ## run: build the host and the examples and run them with configs/default.toml
 run: deps build components
-	$(BUILD)/moss run --config configs/default.toml
+	$(BUILD)/moss run --config configs/default.toml --print '#'
 
 ## test: vet and the whole test suite (race detector on)
 test: deps vet

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +14,10 @@ import (
 )
 
 func newRunCmd(g *globals) *cobra.Command {
-	var configPath string
+	var (
+		configPath string
+		print      []string
+	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the Moss host in the foreground",
@@ -25,6 +29,7 @@ starts them in dependency order and serves the admin socket that "moss list",
 It runs until interrupted (SIGINT or SIGTERM), then stops the components in
 reverse dependency order, delivering what their mailboxes hold first.`,
 		Example: `  moss run --config configs/default.toml
+  moss run --config configs/default.toml --print 'sensors/#' --print 'alerts/#'
   MOSS_SOCKET=/run/moss/admin.sock moss run --config /etc/moss/config.toml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -33,11 +38,26 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 				return err
 			}
 			buf := logs.NewBuffer(2000)
+			buf.SetLevel(cfg.SlogLevel())
 			text := slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()})
 			log := slog.New(buf.Handler(text))
 			d, err := daemon.New(cfg, log, buf)
 			if err != nil {
 				return err
+			}
+			for _, f := range print {
+				// Messages are written by the publisher's goroutine; a
+				// mutex keeps lines whole.
+				var mu sync.Mutex
+				cancel, err := d.Subscribe(f, func(topic string, payload []byte) {
+					mu.Lock()
+					fmt.Fprintf(g.Stdout, "%s %s\n", topic, payload)
+					mu.Unlock()
+				})
+				if err != nil {
+					return fmt.Errorf("--print %q: %w", f, err)
+				}
+				defer cancel()
 			}
 			if err := d.Run(cmd.Context()); err != nil {
 				return fmt.Errorf("run %s: %w", configPath, err)
@@ -45,6 +65,7 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&print, "print", nil, "print every bus message matching this MQTT filter to stdout, as \"topic payload\" (repeatable)")
 	cmd.Flags().StringVarP(&configPath, "config", "c", defaultConfigPath(), "host configuration file (TOML)")
 	return cmd
 }

@@ -148,3 +148,12 @@ func moduleRoot(t testing.TB) string {
 
 // Root returns the module's root directory.
 func Root(t testing.TB) string { return moduleRoot(t) }
+
+// CompileCacheDir is a wazero compilation cache shared by every test process
+// of this user. Compiled code does not depend on the race detector, so a
+// guest compiled once (2-3 s, or 20-40 s under -race) is loaded from here by
+// every later test. wazero writes entries atomically (temp file + rename),
+// so concurrent test processes may share it.
+func CompileCacheDir(t testing.TB) string {
+	return filepath.Join(cacheDir(t), "wazero")
+}

@@ -1,0 +1,275 @@
+// Package config reads the host configuration file: where the host keeps its
+// data, how it logs, how it restarts failing components, the default limits
+// for components, and which components to run.
+//
+// Decoding is strict, as for manifests: unknown keys, wrong types and invalid
+// values are all reported at once, each as "file:line: message". Keys under
+// [components.config] belong to the component and are taken as written.
+//
+// Relative paths (data_dir, admin_socket, components.manifest) are relative
+// to the directory of the configuration file, not to the directory the host
+// was started from, so a configuration means the same thing however it is
+// launched. Every default is set before decoding, so a Config from Load or
+// Parse is complete; in [limits] a key set to 0 is an error rather than a
+// request for the default (leave the key out for that).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moss-edge/moss/host/internal/tomlx"
+	"github.com/moss-edge/moss/host/limits"
+)
+
+// Config is the host configuration.
+type Config struct {
+	DataDir     string `toml:"data_dir"`     // the host's state: database, compilation cache
+	LogLevel    string `toml:"log_level"`    // debug, info, warn or error
+	AdminSocket string `toml:"admin_socket"` // unix socket the CLI talks to
+	// CacheDir holds compiled machine code of components, keyed by module
+	// hash, so a restart does not recompile; default <data_dir>/cache. On a
+	// device it may live on a different partition than the state.
+	CacheDir  string    `toml:"cache_dir"`
+	Lifecycle Lifecycle `toml:"lifecycle"`
+	// Limits are the host-wide defaults for component limits; a
+	// component's manifest may set its own.
+	Limits     limits.Limits  `toml:"limits"`
+	Components []ComponentRef `toml:"components"`
+	// File is the path the configuration was loaded from; empty from
+	// Default or Parse.
+	File string `toml:"-"`
+}
+
+// Lifecycle says how the host restarts components that fail.
+type Lifecycle struct {
+	// RestartBackoff is the delay before the first restart after an error;
+	// it doubles with each further error up to MaxRestartBackoff.
+	RestartBackoff    limits.Duration `toml:"restart_backoff"`
+	MaxRestartBackoff limits.Duration `toml:"max_restart_backoff"`
+	// BrokenAfter errors within ErrorWindow make a component BROKEN: it is
+	// not restarted again until redeployed.
+	BrokenAfter int             `toml:"broken_after"`
+	ErrorWindow limits.Duration `toml:"error_window"`
+	// StopTimeout is how long a component gets to handle its stop event.
+	StopTimeout limits.Duration `toml:"stop_timeout"`
+}
+
+// ComponentRef names a component to run.
+type ComponentRef struct {
+	Manifest string `toml:"manifest"` // path of its component.toml
+	// Config is merged over the manifest's [config] with MergeConfig.
+	Config map[string]any `toml:"config"`
+}
+
+// Log levels.
+const (
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+)
+
+const adminSocketName = "admin.sock"
+
+var maxConfigSize int64 = 1 << 20
+
+// Default returns the configuration used when there is no file: all
+// defaults, no components, paths relative to the current directory.
+func Default() *Config {
+	return &Config{
+		DataDir:     "var/moss",
+		LogLevel:    LevelInfo,
+		AdminSocket: filepath.Join("var/moss", adminSocketName),
+		CacheDir:    filepath.Join("var/moss", "cache"),
+		Lifecycle: Lifecycle{
+			RestartBackoff:    limits.Duration{Duration: 500 * time.Millisecond},
+			MaxRestartBackoff: limits.Duration{Duration: 30 * time.Second},
+			BrokenAfter:       3,
+			ErrorWindow:       limits.Duration{Duration: time.Minute},
+			StopTimeout:       limits.Duration{Duration: 5 * time.Second},
+		},
+		Limits: limits.Defaults(),
+	}
+}
+
+// Load reads and parses the configuration file at path. Relative paths in it
+// are resolved against the file's directory (made absolute).
+func Load(file string) (*Config, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if int64(len(data)) > maxConfigSize {
+		return nil, fmt.Errorf("%s is larger than %v", file, limits.Size(maxConfigSize))
+	}
+	dir, err := filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(file, data, dir)
+	if err != nil {
+		return nil, err
+	}
+	c.File = file
+	return c, nil
+}
+
+// Parse decodes and validates a configuration. name is used in error
+// messages; relative paths are resolved against baseDir.
+func Parse(name string, data []byte, baseDir string) (*Config, error) {
+	c := Default()
+	// Their defaults depend on data_dir, known only after decoding.
+	c.AdminSocket, c.CacheDir = "", ""
+	doc := tomlx.Decode(name, data, c)
+	if doc.OK() {
+		c.validate(doc)
+	}
+	if err := doc.Err(); err != nil {
+		return nil, err
+	}
+	c.DataDir = resolve(baseDir, c.DataDir)
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(c.DataDir, "cache")
+	} else {
+		c.CacheDir = resolve(baseDir, c.CacheDir)
+	}
+	if c.AdminSocket == "" {
+		c.AdminSocket = filepath.Join(c.DataDir, adminSocketName)
+	} else {
+		c.AdminSocket = resolve(baseDir, c.AdminSocket)
+	}
+	for i := range c.Components {
+		c.Components[i].Manifest = resolve(baseDir, c.Components[i].Manifest)
+	}
+	return c, nil
+}
+
+func resolve(base, p string) string {
+	p = filepath.FromSlash(p)
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(base, p)
+}
+
+// SlogLevel returns LogLevel as a slog.Level (Info for an unknown name;
+// Load and Parse refuse those).
+func (c *Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case LevelDebug:
+		return slog.LevelDebug
+	case LevelWarn:
+		return slog.LevelWarn
+	case LevelError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func (c *Config) validate(doc *tomlx.Doc) {
+	check := func(p tomlx.Path, fn func()) {
+		if doc.Has(p) && !doc.Failed(p) {
+			fn()
+		}
+	}
+	check(tomlx.Path{"data_dir"}, func() {
+		if c.DataDir == "" {
+			doc.Errorf(tomlx.Path{"data_dir"}, "data_dir is empty")
+		}
+	})
+	check(tomlx.Path{"admin_socket"}, func() {
+		if c.AdminSocket == "" {
+			doc.Errorf(tomlx.Path{"admin_socket"}, "admin_socket is empty (leave it out for <data_dir>/%s)", adminSocketName)
+		}
+	})
+	check(tomlx.Path{"log_level"}, func() {
+		switch c.LogLevel {
+		case LevelDebug, LevelInfo, LevelWarn, LevelError:
+		default:
+			doc.Errorf(tomlx.Path{"log_level"}, "log_level %q: want %q, %q, %q or %q", c.LogLevel, LevelDebug, LevelInfo, LevelWarn, LevelError)
+		}
+	})
+
+	lc := &c.Lifecycle
+	positive := func(key string, d limits.Duration) {
+		p := tomlx.Path{"lifecycle", key}
+		check(p, func() {
+			if d.Duration <= 0 {
+				doc.Errorf(p, "%s: must be more than 0", p)
+			}
+		})
+	}
+	positive("restart_backoff", lc.RestartBackoff)
+	positive("max_restart_backoff", lc.MaxRestartBackoff)
+	positive("error_window", lc.ErrorWindow)
+	positive("stop_timeout", lc.StopTimeout)
+	if lc.RestartBackoff.Duration > 0 && lc.MaxRestartBackoff.Duration > 0 && lc.MaxRestartBackoff.Duration < lc.RestartBackoff.Duration {
+		p := tomlx.Path{"lifecycle", "max_restart_backoff"}
+		if !doc.Has(p) {
+			p = tomlx.Path{"lifecycle", "restart_backoff"}
+		}
+		doc.Errorf(p, "lifecycle.max_restart_backoff (%v) is less than lifecycle.restart_backoff (%v)", lc.MaxRestartBackoff, lc.RestartBackoff)
+	}
+	check(tomlx.Path{"lifecycle", "broken_after"}, func() {
+		if lc.BrokenAfter < 1 {
+			doc.Errorf(tomlx.Path{"lifecycle", "broken_after"}, "lifecycle.broken_after: must be at least 1, got %d", lc.BrokenAfter)
+		}
+	})
+
+	for _, e := range unwrap(c.Limits.Validate()) {
+		var fe *limits.FieldError
+		if !errors.As(e, &fe) {
+			doc.Errorf(tomlx.Path{"limits"}, "limits: %v", e)
+			continue
+		}
+		if p := (tomlx.Path{"limits", fe.Field}); !doc.Failed(p) {
+			doc.Errorf(p, "%s: %s", p, fe.Msg)
+		}
+	}
+
+	seen := map[string]int{}
+	for i, ref := range c.Components {
+		p := tomlx.Path{"components", i}
+		if doc.Failed(p.Key("manifest")) {
+			continue
+		}
+		switch {
+		case !doc.Has(p.Key("manifest")):
+			if doc.IsTable(p) {
+				doc.Errorf(p, "missing required key %q in [[components]]", "manifest")
+			}
+		case ref.Manifest == "":
+			doc.Errorf(p.Key("manifest"), "%s is empty", p.Key("manifest"))
+		default:
+			// Compare resolved, so "a/../x" and "x" are one component.
+			key := filepath.Clean(filepath.FromSlash(ref.Manifest))
+			if j, dup := seen[key]; dup {
+				doc.Errorf(p.Key("manifest"), "%s: %q is already listed as components[%d]", p.Key("manifest"), ref.Manifest, j)
+			} else {
+				seen[key] = i
+			}
+		}
+	}
+}
+
+// unwrap flattens an errors.Join result.
+func unwrap(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

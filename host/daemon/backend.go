@@ -1,0 +1,63 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/moss-edge/moss/host/admin"
+	"github.com/moss-edge/moss/host/bus"
+)
+
+// The daemon is the admin socket's backend.
+var _ admin.Backend = (*Daemon)(nil)
+
+// Components implements admin.Backend.
+func (d *Daemon) Components() []admin.ComponentInfo {
+	d.mu.Lock()
+	comps := d.comps
+	d.mu.Unlock()
+	out := make([]admin.ComponentInfo, 0, len(comps))
+	for _, c := range comps {
+		i := c.Info()
+		out = append(out, admin.ComponentInfo{
+			Name: i.Name, Version: i.Version, State: string(i.State), Since: i.Since,
+			Restarts: i.Restarts, Errors: i.Errors, Delivered: i.Delivered, Dropped: i.Dropped,
+			Queued: i.Queued, LastError: i.LastError,
+		})
+	}
+	return out
+}
+
+// Status implements admin.Backend.
+func (d *Daemon) Status() admin.Status {
+	d.mu.Lock()
+	n := len(d.comps)
+	d.mu.Unlock()
+	return admin.Status{Version: Version, Started: d.started, Components: n, Subscriptions: d.bus.Len()}
+}
+
+// Publish implements admin.Backend: `moss pub` publishes as the operator,
+// who is not subject to component access policies.
+func (d *Daemon) Publish(topic string, payload []byte) error {
+	if err := bus.ValidateTopic(topic); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	d.bus.Publish(&bus.Message{Topic: topic, Payload: payload})
+	return nil
+}
+
+// Subscribe implements admin.Backend.
+func (d *Daemon) Subscribe(filter string, fn func(topic string, payload []byte)) (func(), error) {
+	if err := bus.ValidateFilter(filter); err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	s := funcSubscriber(fn)
+	id := d.subID.Add(1)
+	if err := d.bus.Subscribe(filter, &s, id); err != nil {
+		return nil, err
+	}
+	return func() { d.bus.Unsubscribe(filter, &s, id) }, nil
+}
+
+type funcSubscriber func(topic string, payload []byte)
+
+func (f *funcSubscriber) Deliver(_ uint32, m *bus.Message) { (*f)(m.Topic, m.Payload) }

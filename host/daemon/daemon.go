@@ -1,0 +1,259 @@
+// Package daemon assembles a Moss host from its configuration: the Wasm
+// engine, the local bus, the components (started in dependency order, stopped
+// in reverse) and the admin socket the CLI talks to.
+//
+// New has no side effects; Run does the work and returns after ctx is done
+// and everything it started has stopped.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/moss-edge/moss/abi"
+	"github.com/moss-edge/moss/host/admin"
+	"github.com/moss-edge/moss/host/bus"
+	"github.com/moss-edge/moss/host/component"
+	"github.com/moss-edge/moss/host/config"
+	"github.com/moss-edge/moss/host/logs"
+	"github.com/moss-edge/moss/host/manifest"
+	"github.com/moss-edge/moss/host/wasm"
+)
+
+// Version is the host's version, shown by `moss version` and `moss status`.
+const Version = "0.1.0"
+
+// startTimeout bounds how long Run waits for one component to leave
+// STARTING before it starts the next.
+const startTimeout = 30 * time.Second
+
+// Daemon is one Moss host.
+type Daemon struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	logs  *logs.Buffer
+	bus   *bus.Bus
+	codec *abi.Codec
+
+	started time.Time
+	ready   chan struct{}
+
+	mu    sync.Mutex
+	comps []*component.Component // dependency order
+	subID atomic.Uint32
+}
+
+// New returns a daemon for cfg. logBuf (may be nil) receives the records the
+// admin socket serves to `moss logs`.
+func New(cfg *config.Config, log *slog.Logger, logBuf *logs.Buffer) (*Daemon, error) {
+	codec, err := abi.NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	if logBuf == nil {
+		logBuf = logs.NewBuffer(1000)
+	}
+	return &Daemon{cfg: cfg, log: log, logs: logBuf, bus: bus.New(), codec: codec, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once every component has been started (whether or not it
+// reached RUNNING) and the admin socket is listening.
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
+// Bus returns the local bus (for tests and embedding).
+func (d *Daemon) Bus() *bus.Bus { return d.bus }
+
+// Component returns the named component, or nil.
+func (d *Daemon) Component(name string) *component.Component {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.comps {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Run starts the host and blocks until ctx is done, then stops components
+// in reverse dependency order and returns. A configuration that cannot be
+// loaded (a bad manifest, a missing dependency, a wasm whose hash does not
+// match) fails Run before anything starts.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = time.Now()
+	if err := os.MkdirAll(d.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	engine, err := wasm.NewEngine(ctx, wasm.Options{
+		CacheDir: filepath.Join(d.cfg.CacheDir, "wasm"),
+		Logger:   d.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer engine.Close(context.Background())
+
+	specs, err := d.load(ctx, engine)
+	if err != nil {
+		return err
+	}
+
+	srv := admin.NewServer(d.cfg.AdminSocket, d, d.logs, d.log)
+	adminErr := make(chan error, 1)
+	actx, stopAdmin := context.WithCancel(context.Background())
+	go func() { adminErr <- srv.Serve(actx) }()
+	defer func() {
+		stopAdmin()
+		if err := <-adminErr; err != nil {
+			d.log.Error("admin socket", "error", err)
+		}
+	}()
+
+	restart := component.Restart{
+		Backoff:     d.cfg.Lifecycle.RestartBackoff.Duration,
+		MaxBackoff:  d.cfg.Lifecycle.MaxRestartBackoff.Duration,
+		BrokenAfter: d.cfg.Lifecycle.BrokenAfter,
+		Window:      d.cfg.Lifecycle.ErrorWindow.Duration,
+		StopTimeout: d.cfg.Lifecycle.StopTimeout.Duration,
+	}
+	env := component.Env{
+		Engine: engine, Bus: d.bus, Codec: d.codec, Logger: d.log, Restart: restart,
+		Output: func(l *slog.Logger, level slog.Level) io.WriteCloser { return logs.LineWriter(l, level) },
+	}
+	defer d.stopAll()
+	for _, s := range specs {
+		c := component.New(s, env)
+		d.mu.Lock()
+		d.comps = append(d.comps, c)
+		d.mu.Unlock()
+		c.Start()
+		// Dependents start after their dependencies have settled, as
+		// Greengrass starts a component once its hard dependencies run.
+		wctx, cancel := context.WithTimeout(ctx, startTimeout)
+		st, err := c.WaitState(wctx, component.StateRunning, component.StateFinished, component.StateErrored, component.StateBroken)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return nil
+		}
+		if st != component.StateRunning && st != component.StateFinished {
+			d.log.Warn("component did not reach RUNNING", "component", s.Name, "state", st)
+		}
+	}
+	select {
+	case err := <-adminErr:
+		adminErr <- err
+		if err != nil {
+			return fmt.Errorf("admin socket: %w", err)
+		}
+	default:
+	}
+	close(d.ready)
+	d.log.Info("moss running", "components", len(specs), "admin_socket", d.cfg.AdminSocket, "data_dir", d.cfg.DataDir)
+	<-ctx.Done()
+	d.log.Info("moss stopping")
+	return nil
+}
+
+// stopAll stops components in reverse dependency order.
+func (d *Daemon) stopAll() {
+	d.mu.Lock()
+	comps := d.comps
+	d.mu.Unlock()
+	timeout := d.cfg.Lifecycle.StopTimeout.Duration
+	if timeout <= 0 {
+		timeout = component.DefaultStopTimeout
+	}
+	for i := len(comps) - 1; i >= 0; i-- {
+		c := comps[i]
+		// The component drains within StopTimeout itself; the extra
+		// second covers the stop event.
+		ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Second)
+		if err := c.Stop(ctx); err != nil {
+			d.log.Error("component did not stop in time", "component", c.Name(), "error", err)
+		}
+		cancel()
+	}
+}
+
+// load reads every manifest and wasm, checks dependencies and compiles the
+// modules (in parallel: compiling is the slow part of a cold start). All
+// problems are reported together.
+func (d *Daemon) load(ctx context.Context, engine *wasm.Engine) ([]component.Spec, error) {
+	var errs []error
+	mans := make([]*manifest.Manifest, 0, len(d.cfg.Components))
+	overrides := map[string]map[string]any{}
+	for _, ref := range d.cfg.Components {
+		m, err := manifest.Load(ref.Manifest)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, dup := overrides[m.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: component %q is configured twice", ref.Manifest, m.Name))
+			continue
+		}
+		overrides[m.Name] = ref.Config
+		mans = append(mans, m)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	ordered, err := dependencyOrder(mans)
+	if err != nil {
+		return nil, err
+	}
+	specs := make([]component.Spec, len(ordered))
+	errs = make([]error, len(ordered))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, m := range ordered {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			specs[i], errs[i] = d.spec(ctx, engine, m, overrides[m.Name])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return specs, nil
+}
+
+func (d *Daemon) spec(ctx context.Context, engine *wasm.Engine, m *manifest.Manifest, override map[string]any) (component.Spec, error) {
+	lim := m.Limits.Or(d.cfg.Limits)
+	if err := lim.Validate(); err != nil {
+		return component.Spec{}, fmt.Errorf("component %s: limits: %w", m.Name, err)
+	}
+	policy, err := m.Policy()
+	if err != nil {
+		return component.Spec{}, fmt.Errorf("component %s: access: %w", m.Name, err)
+	}
+	code, err := m.ReadWasm()
+	if err != nil {
+		return component.Spec{}, fmt.Errorf("component %s: %w", m.Name, err)
+	}
+	if m.Wasm.SHA256 == "" {
+		d.log.Warn("manifest has no sha256: module integrity not checked", "component", m.Name, "wasm", m.WasmFile())
+	}
+	t := time.Now()
+	mod, err := engine.Compile(ctx, m.Name, code)
+	if err != nil {
+		return component.Spec{}, fmt.Errorf("component %s: %w", m.Name, err)
+	}
+	d.log.Debug("compiled", "component", m.Name, "bytes", len(code), "took", time.Since(t))
+	return component.Spec{
+		Name: m.Name, Version: m.Version, Module: mod, Limits: lim,
+		Config: config.MergeConfig(m.Config, override), Policy: policy,
+	}, nil
+}

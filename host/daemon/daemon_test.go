@@ -1,0 +1,332 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/moss-edge/moss/host/admin"
+	"github.com/moss-edge/moss/host/component"
+	"github.com/moss-edge/moss/host/config"
+	"github.com/moss-edge/moss/host/internal/testwasm"
+	"github.com/moss-edge/moss/host/logs"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// install copies a wasm module into dir/name with a manifest whose body is
+// manifest (the [wasm] table is added here).
+func install(t *testing.T, dir, name, wasmPath, manifest string) string {
+	t.Helper()
+	d := filepath.Join(dir, name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(wasmPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, name+".wasm"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := fmt.Sprintf("name = %q\nversion = \"1.0.0\"\n[wasm]\npath = %q\n%s", name, name+".wasm", manifest)
+	p := filepath.Join(d, "component.toml")
+	if err := os.WriteFile(p, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// exampleManifest is the example's own component.toml without its [wasm]
+// table (install adds one).
+func exampleManifest(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testwasm.Root(t), "examples", name, "component.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "[limits]")
+	if i < 0 {
+		t.Fatalf("examples/%s/component.toml has no [limits] table", name)
+	}
+	return s[i:]
+}
+
+type host struct {
+	d      *Daemon
+	client *admin.Client
+	logs   *logs.Buffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startHost(t *testing.T, cfgText string) *host {
+	t.Helper()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "moss.toml")
+	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := logs.NewBuffer(5000)
+	buf.SetLevel(slog.LevelDebug)
+	log := slog.New(buf.Handler(nil))
+	d, err := New(cfg, log, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &host{d: d, client: &admin.Client{Path: cfg.AdminSocket}, logs: buf, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- d.Run(ctx) }()
+	select {
+	case <-d.Ready():
+	case err := <-h.done:
+		t.Fatalf("host stopped before ready: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("host not ready after 60s")
+	}
+	t.Cleanup(func() { h.stop(t) })
+	return h
+}
+
+func (h *host) stop(t *testing.T) {
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("host did not stop within 30s")
+	}
+}
+
+// sub collects messages from the admin socket, like `moss sub`.
+type sub struct {
+	mu   sync.Mutex
+	msgs []string
+	ch   chan struct{}
+}
+
+func subscribe(t *testing.T, h *host, filter string) *sub {
+	s := &sub{ch: make(chan struct{}, 1024)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.client.Subscribe(ctx, filter, func(topic string, payload []byte) {
+			s.mu.Lock()
+			s.msgs = append(s.msgs, topic+" "+string(payload))
+			s.mu.Unlock()
+			select {
+			case s.ch <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
+// waitFor waits until cond holds for the messages seen so far.
+func (s *sub) waitFor(t *testing.T, what string, cond func([]string) bool) []string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		s.mu.Lock()
+		msgs := append([]string(nil), s.msgs...)
+		s.mu.Unlock()
+		if cond(msgs) {
+			return msgs
+		}
+		select {
+		case <-s.ch:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; got %q", what, msgs)
+		}
+	}
+}
+
+func examplesConfig(t *testing.T, extra string) string {
+	dir := t.TempDir()
+	sensor := install(t, dir, "sensor", testwasm.GoPath(t, filepath.Join(testwasm.Root(t), "examples/sensor")), exampleManifest(t, "sensor"))
+	alerts := install(t, dir, "alerts", testwasm.GoPath(t, filepath.Join(testwasm.Root(t), "examples/alerts")), exampleManifest(t, "alerts"))
+	return fmt.Sprintf(`data_dir = %q
+admin_socket = %q
+cache_dir = %q
+[lifecycle]
+restart_backoff = "10ms"
+[[components]]
+manifest = %q
+[components.config]
+interval = "50ms"
+[[components]]
+manifest = %q
+[components.config]
+threshold = -100.0
+window = 1
+%s`, filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), testwasm.CompileCacheDir(t), sensor, alerts, extra)
+}
+
+// TestExamplesFlowEndToEnd: the real example components, built by the Go
+// toolchain, run in the host; readings reach alerts, alerts are published,
+// and a client on the admin socket (what `moss sub` uses) sees both.
+func TestExamplesFlowEndToEnd(t *testing.T) {
+	h := startHost(t, examplesConfig(t, ""))
+	s := subscribe(t, h, "#")
+	msgs := s.waitFor(t, "3 readings and an alert", func(m []string) bool {
+		var readings, alerts int
+		for _, x := range m {
+			if strings.HasPrefix(x, "sensors/s1/temperature ") {
+				readings++
+			}
+			if strings.HasPrefix(x, "alerts/s1 ") {
+				alerts++
+			}
+		}
+		return readings >= 3 && alerts >= 1
+	})
+	for _, m := range msgs {
+		topic, payload, _ := strings.Cut(m, " ")
+		var v map[string]any
+		if err := json.Unmarshal([]byte(payload), &v); err != nil {
+			t.Fatalf("%s: payload is not JSON: %q", topic, payload)
+		}
+		if topic == "sensors/s1/temperature" {
+			if _, ok := v["temperature"].(float64); !ok || v["id"] != "s1" {
+				t.Fatalf("reading %q", payload)
+			}
+		}
+	}
+	list, err := h.client.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 {
+		t.Fatalf("list: %+v", list)
+	}
+	for _, c := range list {
+		if c.State != "RUNNING" || c.Delivered == 0 {
+			t.Fatalf("component %+v", c)
+		}
+	}
+	// A publish from the CLI side reaches a component: alerts handles a
+	// reading from another sensor and alerts for it.
+	if err := h.client.Publish(context.Background(), "sensors/cli/temperature", []byte(`{"id":"cli","temperature":99}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(t, "an alert for the CLI's reading", func(m []string) bool {
+		for _, x := range m {
+			if strings.HasPrefix(x, "alerts/cli ") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestSpinnerContainedBesideExamples: a component that spins in its handler
+// is stopped at its deadline, restarted, and finally BROKEN, while the
+// example components keep exchanging messages.
+func TestSpinnerContainedBesideExamples(t *testing.T) {
+	dir := t.TempDir()
+	spinWasm := filepath.Join(dir, "spinner.wasm")
+	if err := os.WriteFile(spinWasm, testwasm.WAT(t, filepath.Join(testwasm.Root(t), "host/component/testdata/spinner.wat")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spinner := install(t, dir, "spinner", spinWasm, `[limits]
+call_deadline = "100ms"
+[[access]]
+operations = ["pubsub.subscribe"]
+resources = ["spin/#"]
+`)
+	h := startHost(t, examplesConfig(t, fmt.Sprintf("[[components]]\nmanifest = %q\n", spinner)))
+	s := subscribe(t, h, "sensors/#")
+	sp := h.d.Component("spinner")
+	alerts := h.d.Component("alerts")
+	for sp.State() != component.StateBroken {
+		if sp.State() == component.StateRunning {
+			h.client.Publish(context.Background(), "spin/in", []byte("go"))
+		}
+		// Readings keep flowing and alerts keeps receiving them while the
+		// spinner spins.
+		n := len(s.waitFor(t, "readings", func(m []string) bool { return true }))
+		s.waitFor(t, "readings to keep flowing while the spinner spins", func(m []string) bool { return len(m) > n+1 })
+		before := alerts.Info().Delivered
+		s.waitFor(t, "more readings", func(m []string) bool { return len(m) > n+3 })
+		if alerts.Info().Delivered <= before {
+			t.Fatalf("alerts received nothing while the spinner spun (%+v)", alerts.Info())
+		}
+	}
+	info := sp.Info()
+	if !strings.Contains(info.LastError, "deadline") || info.Errors != 3 {
+		t.Fatalf("spinner: %+v", info)
+	}
+	var sawBroken bool
+	for _, r := range h.logs.Tail("spinner", -1) {
+		if strings.Contains(r.Msg, "component broken") {
+			sawBroken = true
+		}
+	}
+	if !sawBroken {
+		t.Fatal("no log line says the spinner is broken")
+	}
+	for _, name := range []string{"sensor", "alerts"} {
+		if st := h.d.Component(name).State(); st != component.StateRunning {
+			t.Fatalf("%s is %s", name, st)
+		}
+	}
+}
+
+func TestBadManifestStopsStartWithFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("name = \"bad\"\nversion = \"1.0\"\n[wasm]\npath = \"x.wasm\"\nmemroy = 3\n"), 0o644)
+	cfgFile := filepath.Join(dir, "moss.toml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir = %q\n[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), bad)), 0o644)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := New(cfg, slog.New(slog.DiscardHandler), nil)
+	err = d.Run(context.Background())
+	for _, want := range []string{bad + ":2", bad + ":5", "memroy"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run error %v does not mention %q", err, want)
+		}
+	}
+}
+
+func TestWasmHashMismatchRefused(t *testing.T) {
+	dir := t.TempDir()
+	w := filepath.Join(dir, "c.wasm")
+	os.WriteFile(w, testwasm.WAT(t, filepath.Join(testwasm.Root(t), "host/component/testdata/canary.wat")), 0o644)
+	p := install(t, dir, "canary", w, "")
+	b, _ := os.ReadFile(p)
+	b = bytes.Replace(b, []byte("path = \"canary.wasm\"\n"), []byte("path = \"canary.wasm\"\nsha256 = \""+strings.Repeat("ab", 32)+"\"\n"), 1)
+	os.WriteFile(p, b, 0o644)
+	cfgFile := filepath.Join(dir, "moss.toml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir = %q\n[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), p)), 0o644)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := New(cfg, slog.New(slog.DiscardHandler), nil)
+	if err := d.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("Run = %v, want a sha256 mismatch", err)
+	}
+}
