@@ -315,8 +315,10 @@ func (c *Component) run() {
 		}
 		delay, broken := c.recordError(err)
 		if broken {
-			c.setState(StateBroken)
+			// Leave the bus before saying BROKEN, so that whoever sees the
+			// state also sees no subscription left.
 			c.unsubscribeAll()
+			c.setState(StateBroken)
 			<-c.stopCh
 			return
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/moss-edge/moss/host/admin"
 	"github.com/moss-edge/moss/host/component"
 	"github.com/moss-edge/moss/host/config"
-	"github.com/moss-edge/moss/host/internal/testwasm"
+	"github.com/moss-edge/moss/internal/testwasm"
 	"github.com/moss-edge/moss/host/logs"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/moss-edge/moss/abi"
-	"github.com/moss-edge/moss/host/internal/testwasm"
+	"github.com/moss-edge/moss/internal/testwasm"
 )
 
 type nopHandler struct{}

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/moss-edge/moss/abi"
-	"github.com/moss-edge/moss/host/internal/testwasm"
+	"github.com/moss-edge/moss/internal/testwasm"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

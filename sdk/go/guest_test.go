@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/moss-edge/moss/abi"
 	"github.com/moss-edge/moss/host/wasm"
+	"github.com/moss-edge/moss/internal/testwasm"
 )
 
 // These tests build real components (the examples and testdata/probe) with
@@ -27,37 +26,14 @@ import (
 
 var builds sync.Map // dir -> *built
 
-type built struct {
-	once sync.Once
-	wasm []byte
-	err  error
-}
-
-// buildGuest builds the component in dir (relative to this package) once per
-// test binary; the Go build cache makes later runs fast.
+// buildGuest builds the component in dir (relative to this package) with
+// the shared test builder, which caches by source content.
 func buildGuest(t testing.TB, dir string) []byte {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds Wasm components: skipped in -short mode")
 	}
-	b, _ := builds.LoadOrStore(dir, &built{})
-	bb := b.(*built)
-	bb.once.Do(func() {
-		out := filepath.Join(os.TempDir(), fmt.Sprintf("moss-sdk-test-%d-%s.wasm", os.Getpid(), filepath.Base(dir)))
-		defer os.Remove(out)
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			bb.err = fmt.Errorf("go build %s: %v\n%s", dir, err, msg)
-			return
-		}
-		bb.wasm, bb.err = os.ReadFile(out)
-	})
-	if bb.err != nil {
-		t.Fatal(bb.err)
-	}
-	return bb.wasm
+	return testwasm.Go(t, dir)
 }
 
 // testHost serves the host functions the way the real host will, decoding
@@ -192,11 +168,7 @@ func startGuestWith(t testing.TB, dir string, h wasm.Handler, opts wasm.Options)
 	ctx := context.Background()
 	// A disk cache of compiled code, as the host keeps: compiling a Go
 	// guest takes most of a second, loading it from the cache a few ms.
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	opts.CacheDir = filepath.Join(cache, "moss-sdk-test")
+	opts.CacheDir = testwasm.CompileCacheDir(t)
 	e, err := wasm.NewEngine(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

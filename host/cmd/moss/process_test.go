@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/moss-edge/moss/host/admin"
-	"github.com/moss-edge/moss/host/internal/testwasm"
+	"github.com/moss-edge/moss/internal/testwasm"
 )
 
 // buildMoss builds the moss binary once per test process.
