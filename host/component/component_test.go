@@ -16,9 +16,9 @@ import (
 	"github.com/moss-edge/moss/abi"
 	"github.com/moss-edge/moss/host/authz"
 	"github.com/moss-edge/moss/host/bus"
-	"github.com/moss-edge/moss/internal/testwasm"
 	"github.com/moss-edge/moss/host/limits"
 	"github.com/moss-edge/moss/host/wasm"
+	"github.com/moss-edge/moss/internal/testwasm"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

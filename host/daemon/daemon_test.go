@@ -18,8 +18,8 @@ import (
 	"github.com/moss-edge/moss/host/admin"
 	"github.com/moss-edge/moss/host/component"
 	"github.com/moss-edge/moss/host/config"
-	"github.com/moss-edge/moss/internal/testwasm"
 	"github.com/moss-edge/moss/host/logs"
+	"github.com/moss-edge/moss/internal/testwasm"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
