@@ -278,9 +278,10 @@ func (r *Reader) skip(depth int) error {
 	}
 }
 
-// ReadEvent decodes one event map into ev, reusing ev.Path's storage. Text
-// and byte fields alias the input; unknown keys are skipped so that a guest
-// built for this version reads events that carry fields added later.
+// ReadEvent decodes one event map into ev, reusing ev.Path's storage.
+// Payload aliases the input; text fields are copied into new strings.
+// Unknown keys are skipped so that a guest built for this version reads
+// events that carry fields added later.
 func (r *Reader) ReadEvent(ev *Event) error {
 	pairs, err := r.Map()
 	if err != nil {

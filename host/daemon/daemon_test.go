@@ -330,3 +330,54 @@ func TestWasmHashMismatchRefused(t *testing.T) {
 		t.Fatalf("Run = %v, want a sha256 mismatch", err)
 	}
 }
+
+// TestSandbox: a component sees no files, directories, environment or
+// network; its stdout and stderr land in its log; allocating without end
+// stops at its memory cap, and the host and the other components go on.
+func TestSandbox(t *testing.T) {
+	dir := t.TempDir()
+	root := testwasm.Root(t)
+	manifest, err := os.ReadFile(filepath.Join(root, "host/daemon/testdata/snoop.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snoop := install(t, dir, "snoop", testwasm.GoPath(t, filepath.Join(root, "host/daemon/testdata/snoop")), string(manifest))
+	cfg := examplesConfig(t, fmt.Sprintf("[[components]]\nmanifest = %q\n", snoop))
+	h := startHost(t, cfg)
+	// snoop reports from its start handler. Make it hog memory: it fails,
+	// restarts and reports again, to this subscription.
+	s := subscribe(t, h, "snoop/result")
+	h.client.Publish(context.Background(), "snoop/hog", []byte("eat"))
+	msgs := s.waitFor(t, "snoop's report after its restart", func(m []string) bool { return len(m) >= 1 })
+	result := strings.TrimPrefix(msgs[0], "snoop/result ")
+	if result != "{}" {
+		t.Fatalf("the sandbox leaked: %s", result)
+	}
+	if _, err := os.Stat("/tmp/snoop-was-here"); err == nil {
+		t.Fatal("snoop created a file on the host")
+	}
+	info := h.d.Component("snoop").Info()
+	if info.Errors < 1 || !strings.Contains(info.LastError, "memory limit reached (limit 16384 KiB") {
+		t.Fatalf("memory hog did not fail naming its limit: %+v", info)
+	}
+	var stdout, stderr, oom bool
+	for _, r := range h.logs.Tail("snoop", -1) {
+		line := r.String()
+		stdout = stdout || strings.Contains(line, "snoop says hello on stdout")
+		stderr = stderr || strings.Contains(line, "snoop says hello on stderr")
+		oom = oom || strings.Contains(line, "out of memory")
+	}
+	if testing.Verbose() {
+		for _, r := range h.logs.Tail("snoop", -1) {
+			t.Log(r)
+		}
+	}
+	if !stdout || !stderr || !oom {
+		t.Fatalf("snoop's log: stdout=%v stderr=%v out-of-memory=%v\n%v", stdout, stderr, oom, h.logs.Tail("snoop", -1))
+	}
+	for _, name := range []string{"sensor", "alerts"} {
+		if st := h.d.Component(name).State(); st != component.StateRunning {
+			t.Fatalf("%s is %s after snoop's hog", name, st)
+		}
+	}
+}

@@ -48,6 +48,9 @@ type InstanceConfig struct {
 var (
 	ErrDeadline = errors.New("call deadline exceeded")
 	ErrClosed   = errors.New("instance closed")
+	// ErrMemoryLimit is wrapped into a call's error when the guest had
+	// asked for more memory than its limit during the call's life.
+	ErrMemoryLimit = errors.New("memory limit reached")
 )
 
 // Instance is one instantiated component module. Not safe for concurrent
@@ -67,6 +70,7 @@ type Instance struct {
 	evPtr    uint32
 	evCap    uint32
 
+	alloc      *cappedAllocator
 	pending    []byte
 	hasPending bool
 	closed     bool
@@ -127,7 +131,8 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 		WithStdout(stdout).
 		WithStderr(stderr)
 
-	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(i.ctx, cappedAllocator{limit: cfg.MemoryLimit}), initTimeout)
+	i.alloc = &cappedAllocator{limit: cfg.MemoryLimit}
+	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(i.ctx, i.alloc), initTimeout)
 	mod, err := e.rt.InstantiateModule(ictx, m.compiled, mc)
 	cancel()
 	if err != nil {
@@ -185,7 +190,7 @@ func (i *Instance) Deliver(batch []byte) error {
 		return fmt.Errorf("%s: %w", abi.ExportOnEvents, err)
 	}
 	if rc := int32(i.stack[0]); rc != 0 {
-		return fmt.Errorf("%s returned %d", abi.ExportOnEvents, rc)
+		return i.withMemoryNote(fmt.Errorf("%s returned %d", abi.ExportOnEvents, rc))
 	}
 	return nil
 }
@@ -205,7 +210,18 @@ func (i *Instance) call(f api.Function) error {
 	} else {
 		err = describe(err)
 	}
+	err = i.withMemoryNote(err)
 	i.Close(context.Background())
+	return err
+}
+
+// withMemoryNote adds to err that the guest hit its memory limit, if it did:
+// a language runtime's out-of-memory exit, or a guest's error code, is then
+// explained by the limit rather than left as a bare exit code.
+func (i *Instance) withMemoryNote(err error) error {
+	if r := i.alloc.refused(); r > 0 {
+		return fmt.Errorf("%w: %w (limit %d KiB, a grow to %d KiB was refused)", err, ErrMemoryLimit, i.alloc.limit>>10, r>>10)
+	}
 	return err
 }
 

@@ -6,19 +6,35 @@ import "github.com/tetratelabs/wazero/experimental"
 // refuses to grow past limit bytes: memory.grow then returns -1 in the guest,
 // which a language runtime reports as out of memory. wazero's own limit is
 // per runtime; this makes it per component.
-type cappedAllocator struct{ limit uint64 }
+type cappedAllocator struct {
+	limit uint64
+	mem   *cappedMemory // the instance's one memory, once allocated
+}
 
-func (a cappedAllocator) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
-	return &cappedMemory{limit: min(a.limit, maxBytes)}
+func (a *cappedAllocator) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
+	a.mem = &cappedMemory{limit: min(a.limit, maxBytes)}
+	return a.mem
+}
+
+// refused returns the largest size a grow asked for and was refused, or 0.
+func (a *cappedAllocator) refused() uint64 {
+	if a.mem == nil {
+		return 0
+	}
+	return a.mem.refused
 }
 
 type cappedMemory struct {
-	buf   []byte
-	limit uint64
+	buf     []byte
+	limit   uint64
+	refused uint64
 }
 
 func (m *cappedMemory) Reallocate(size uint64) []byte {
 	if size > m.limit {
+		// Remembered so that the error that usually follows (a language
+		// runtime's "out of memory" exit) can name the limit.
+		m.refused = max(m.refused, size)
 		return nil
 	}
 	if size <= uint64(cap(m.buf)) {

@@ -156,8 +156,9 @@ func TestMemoryCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = inst.Deliver(batch(abi.Event{Kind: abi.EventTimer, ID: 1}))
-	if err == nil || !strings.Contains(err.Error(), "returned 7") {
-		t.Fatalf("memory.grow past the cap must fail in the guest; Deliver = %v", err)
+	if err == nil || !strings.Contains(err.Error(), "returned 7") || !errors.Is(err, ErrMemoryLimit) ||
+		!strings.Contains(err.Error(), "limit 1024 KiB, a grow to 65600 KiB was refused") {
+		t.Fatalf("memory.grow past the cap must fail in the guest and be named; Deliver = %v", err)
 	}
 	// With room, the same grow succeeds.
 	inst2, err := instantiate(t, e, "grow.wat", &recorder{}, InstanceConfig{MemoryLimit: 128 << 20})
