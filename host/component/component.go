@@ -306,6 +306,7 @@ func (c *Component) run() {
 		err := c.runInstance()
 		if errors.Is(err, errStop) {
 			c.setState(StateFinished)
+			c.log.Info("component stopped")
 			return
 		}
 		if err == nil { // the guest reported FINISHED

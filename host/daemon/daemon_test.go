@@ -64,11 +64,12 @@ func exampleManifest(t *testing.T, name string) string {
 }
 
 type host struct {
-	d      *Daemon
-	client *admin.Client
-	logs   *logs.Buffer
-	cancel context.CancelFunc
-	done   chan error
+	d        *Daemon
+	client   *admin.Client
+	logs     *logs.Buffer
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
 }
 
 func startHost(t *testing.T, cfgText string) *host {
@@ -103,16 +104,19 @@ func startHost(t *testing.T, cfgText string) *host {
 	return h
 }
 
+// stop stops the host and waits for Run to return; later calls do nothing.
 func (h *host) stop(t *testing.T) {
-	h.cancel()
-	select {
-	case err := <-h.done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
+	h.stopOnce.Do(func() {
+		h.cancel()
+		select {
+		case err := <-h.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("host did not stop within 30s")
 		}
-	case <-time.After(30 * time.Second):
-		t.Error("host did not stop within 30s")
-	}
+	})
 }
 
 // sub collects messages from the admin socket, like `moss sub`.
@@ -379,5 +383,30 @@ func TestSandbox(t *testing.T) {
 		if st := h.d.Component(name).State(); st != component.StateRunning {
 			t.Fatalf("%s is %s after snoop's hog", name, st)
 		}
+	}
+}
+
+// TestStartAndStopOrder: a component starts after what it depends on and
+// stops before it.
+func TestStartAndStopOrder(t *testing.T) {
+	dir := t.TempDir()
+	w := filepath.Join(dir, "canary.wasm")
+	os.WriteFile(w, testwasm.WAT(t, filepath.Join(testwasm.Root(t), "host/component/testdata/canary.wat")), 0o644)
+	grant := "[[access]]\noperations = [\"pubsub.subscribe\"]\nresources = [\"canary/#\"]\n"
+	app := install(t, dir, "app", w, "[dependencies]\ndb = { version = \"^1.0.0\" }\n"+grant)
+	db := install(t, dir, "db", w, grant)
+	cfg := fmt.Sprintf("data_dir = %q\nadmin_socket = %q\n[[components]]\nmanifest = %q\n[[components]]\nmanifest = %q\n",
+		filepath.Join(dir, "data"), filepath.Join(dir, "a.sock"), app, db)
+	h := startHost(t, cfg)
+	h.stop(t)
+	var events []string
+	for _, r := range h.logs.Tail("", -1) {
+		if r.Msg == "component running" || r.Msg == "component stopped" {
+			events = append(events, r.Component+" "+strings.TrimPrefix(r.Msg, "component "))
+		}
+	}
+	want := "db running,app running,app stopped,db stopped"
+	if got := strings.Join(events, ","); got != want {
+		t.Fatalf("lifecycle order %q, want %q", got, want)
 	}
 }

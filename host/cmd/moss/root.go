@@ -73,10 +73,11 @@ func newRootCmd(g *globals) *cobra.Command {
 		Use:   "moss",
 		Short: "Moss runs WebAssembly components on edge devices",
 		Long: `Moss is an edge runtime. Like an AWS IoT Greengrass V2 core device it runs
-components, gives them a local publish/subscribe bus with MQTT wildcards,
-device shadows, configuration and secrets, and links them to AWS IoT Core;
-unlike Greengrass, each component is a sandboxed WebAssembly module and all
-of them run inside this one process.
+components and gives them a local publish/subscribe bus with MQTT wildcards,
+configuration and a supervised lifecycle; unlike Greengrass, each component
+is a sandboxed WebAssembly module and all of them run inside this one
+process. (Device shadows, secrets, the AWS IoT Core link and deployments are
+not in this version yet.)
 
 "moss run" starts the host. The other commands talk to a running host over
 its admin socket, a Unix socket only the user running the host can open:

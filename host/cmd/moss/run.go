@@ -30,7 +30,7 @@ It runs until interrupted (SIGINT or SIGTERM), then stops the components in
 reverse dependency order, delivering what their mailboxes hold first.`,
 		Example: `  moss run --config configs/default.toml
   moss run --config configs/default.toml --print 'sensors/#' --print 'alerts/#'
-  MOSS_SOCKET=/run/moss/admin.sock moss run --config /etc/moss/config.toml`,
+  moss run --config /etc/moss/config.toml   # the admin socket is set in the file`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(configPath)

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/moss-edge/moss/abi"
+	"github.com/moss-edge/moss/host/wasm"
+)
+
+// nopHandler serves every host function with an empty response.
+type nopHandler struct{}
+
+func (nopHandler) HostCall(wasm.Func, []byte) ([]byte, error) { return nil, nil }
+
+// engineResult is one engine figure: ns per unit for the default engine
+// (termination checks on) and for wasm.Options{NoTermination: true}.
+type engineResult struct {
+	def, noT       []float64
+	allocDef, allo int64
+}
+
+// message256 is a batch holding one 256-byte message event, as the
+// component's deliverer encodes it.
+func message256() []byte {
+	ev := abi.Event{Kind: abi.EventMessage, ID: 1, Topic: "sensors/s1/temperature", Payload: make([]byte, 256)}
+	return abi.AppendEvent(abi.AppendArray(nil, 1), &ev)
+}
+
+// engineInstance compiles code on a fresh engine and instantiates it.
+func engineInstance(code []byte, noTermination bool) (*wasm.Instance, func(), error) {
+	ctx := context.Background()
+	e, err := wasm.NewEngine(ctx, wasm.Options{NoTermination: noTermination})
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := e.Compile(ctx, "bench", code)
+	if err != nil {
+		e.Close(ctx)
+		return nil, nil, err
+	}
+	inst, err := e.Instantiate(ctx, m, wasm.InstanceConfig{
+		Name: "bench", MemoryLimit: 16 << 20, Deadline: time.Second, Handler: nopHandler{},
+	})
+	if err != nil {
+		e.Close(ctx)
+		return nil, nil, err
+	}
+	return inst, func() { inst.Close(ctx); e.Close(ctx) }, nil
+}
+
+// runEngine measures Deliver of one 256-byte message event into the module
+// in watFile on both engines, runs times each, alternating. perDeliver is
+// how many units one Deliver holds (1000 host calls for calls.wat).
+func runEngine(root, work, watFile string, perDeliver float64, runs int, progress func(string)) (*engineResult, error) {
+	code, err := wat(filepath.Join(root, "host", "wasm", "testdata", watFile), work)
+	if err != nil {
+		return nil, err
+	}
+	insts := make([]*wasm.Instance, 2)
+	for i, noT := range []bool{false, true} {
+		inst, closeFn, err := engineInstance(code, noT)
+		if err != nil {
+			return nil, err
+		}
+		defer closeFn()
+		insts[i] = inst
+	}
+	batch := message256()
+	res := &engineResult{}
+	for run := range runs {
+		for i, inst := range insts {
+			var failed error
+			r := testing.Benchmark(func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					if err := inst.Deliver(batch); err != nil {
+						failed = err
+						b.FailNow()
+					}
+				}
+			})
+			if failed != nil {
+				return nil, fmt.Errorf("%s: %w", watFile, failed)
+			}
+			ns := float64(r.T.Nanoseconds()) / float64(r.N) / perDeliver
+			name := "default"
+			if i == 0 {
+				res.def = append(res.def, ns)
+				res.allocDef = r.AllocsPerOp()
+			} else {
+				res.noT = append(res.noT, ns)
+				res.allo = r.AllocsPerOp()
+				name = "no-termination"
+			}
+			progress(fmt.Sprintf("%s %s run %d/%d: %s", watFile, name, run+1, runs, fmtNs(ns)))
+		}
+	}
+	return res, nil
+}

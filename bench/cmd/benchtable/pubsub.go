@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/moss-edge/moss/host/component"
+)
+
+// pubsubResult is one scenario of figure 1: rates per run.
+type pubsubResult struct {
+	sinks      int
+	count      int      // messages published per run
+	rates      []float64 // deliveries per second, one per measured run
+	nsPer      []float64 // ns per delivery
+	cpu        []float64 // host process CPU time / wall time, per run
+	dropped    uint64    // over all measured runs and sinks
+	incomplete int       // runs in which some sink lost messages
+}
+
+type stamp struct {
+	run uint32
+	at  time.Time
+}
+
+// runPubSub starts a host with the pub guest and nsinks sink guests (one
+// component each, the same wasm), then times runs: the harness publishes
+// bench/go, pub publishes count messages on bench/data, and each sink
+// publishes bench/done when it has all of them. A run lasts from the
+// publish of bench/go to the last bench/done. The first run is a warm-up
+// and is not counted.
+func runPubSub(work, cacheDir string, pub, sink guest, nsinks, count, runs int, progress func(string)) (*pubsubResult, error) {
+	dir := filepath.Join(work, fmt.Sprintf("pubsub-%d", nsinks))
+	var comps []component
+	var names []string
+	for i := range nsinks {
+		name := "sink" + strconv.Itoa(i)
+		p, err := sink.install(filepath.Join(dir, "components"), name)
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, component{manifest: p, config: map[string]string{"count": strconv.Itoa(count)}})
+		names = append(names, name)
+	}
+	p, err := pub.install(filepath.Join(dir, "components"), "pub")
+	if err != nil {
+		return nil, err
+	}
+	comps = append(comps, component{manifest: p, config: map[string]string{"count": strconv.Itoa(count), "burst": "1000"}})
+	cfg, err := hostConfig(dir, cacheDir, comps)
+	if err != nil {
+		return nil, err
+	}
+	h, err := newHost(cfg)
+	if err != nil {
+		return nil, err
+	}
+	doneCh := make(chan stamp, 4*nsinks)
+	sentCh := make(chan stamp, 4)
+	record := func(ch chan stamp) func(string, []byte) {
+		return func(_ string, p []byte) {
+			at := time.Now()
+			if len(p) >= 4 {
+				ch <- stamp{binary.LittleEndian.Uint32(p), at}
+			}
+		}
+	}
+	unsubDone, err := h.d.Subscribe("bench/done", record(doneCh))
+	if err != nil {
+		return nil, err
+	}
+	defer unsubDone()
+	unsubSent, err := h.d.Subscribe("bench/sent", record(sentCh))
+	if err != nil {
+		return nil, err
+	}
+	defer unsubSent()
+	h.run()
+	defer h.stop()
+	if err := h.waitReady(2 * time.Minute); err != nil {
+		return nil, err
+	}
+	for _, c := range h.d.Components() {
+		if c.State != string(component.StateRunning) {
+			return nil, fmt.Errorf("component %s is %s, not RUNNING: %s\n%s", c.Name, c.State, c.LastError, h.log.String())
+		}
+	}
+	sinks := make([]*component.Component, nsinks)
+	for i, n := range names {
+		sinks[i] = h.d.Component(n)
+	}
+	res := &pubsubResult{sinks: nsinks, count: count}
+	for run := range runs + 1 {
+		var dropBefore uint64
+		for _, s := range sinks {
+			dropBefore += s.Info().Dropped
+		}
+		var ru0 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		var runBuf [4]byte
+		binary.LittleEndian.PutUint32(runBuf[:], uint32(run))
+		start := time.Now()
+		if err := h.d.Publish("bench/go", runBuf[:]); err != nil {
+			return nil, err
+		}
+		end, lost, err := waitRun(uint32(run), nsinks, doneCh, sentCh, sinks, dropBefore)
+		if err != nil {
+			return nil, fmt.Errorf("run %d: %w\n%s", run, err, h.log.String())
+		}
+		var ru1 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		elapsed := end.Sub(start)
+		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+		deliveries := float64(count*nsinks) - float64(lost)
+		rate := deliveries / elapsed.Seconds()
+		label := "warm-up"
+		if run > 0 {
+			label = fmt.Sprintf("run %d/%d", run, runs)
+			res.rates = append(res.rates, rate)
+			res.nsPer = append(res.nsPer, float64(elapsed.Nanoseconds())/deliveries)
+			res.cpu = append(res.cpu, cpu.Seconds()/elapsed.Seconds())
+			res.dropped += lost
+			if lost > 0 {
+				res.incomplete++
+			}
+		}
+		progress(fmt.Sprintf("pub/sub 1->%d %s: %d msgs in %v, %s deliveries/s, dropped %d", nsinks, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost))
+	}
+	return res, nil
+}
+
+// waitRun waits for every sink's bench/done of run and for pub's bench/sent,
+// and returns when the last sink finished. A sink that lost messages never
+// sends bench/done: once pub has sent everything and every mailbox is empty,
+// the run ends there, with the number lost.
+func waitRun(run uint32, nsinks int, doneCh, sentCh <-chan stamp, sinks []*component.Component, dropBefore uint64) (end time.Time, lost uint64, err error) {
+	timeout := time.After(2 * time.Minute)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	done, sent := 0, false
+	for done < nsinks || !sent {
+		select {
+		case s := <-doneCh:
+			if s.run == run {
+				done++
+				if s.at.After(end) {
+					end = s.at
+				}
+			}
+		case s := <-sentCh:
+			sent = sent || s.run == run
+		case <-tick.C:
+			if !sent || done == nsinks {
+				continue
+			}
+			var dropped uint64
+			queued := 0
+			for _, s := range sinks {
+				i := s.Info()
+				dropped += i.Dropped
+				queued += i.Queued
+			}
+			if queued == 0 && dropped > dropBefore {
+				// Every sink has handled what it was given; the
+				// ones that lost messages will not report done.
+				return time.Now(), dropped - dropBefore, nil
+			}
+		case <-timeout:
+			return end, 0, fmt.Errorf("timed out: %d of %d sinks done, sent=%v", done, nsinks, sent)
+		}
+	}
+	var dropped uint64
+	for _, s := range sinks {
+		dropped += s.Info().Dropped
+	}
+	return end, dropped - dropBefore, nil
+}
