@@ -34,6 +34,7 @@ type Server struct {
 	backend Backend
 	logs    *logs.Buffer
 	log     *slog.Logger
+	ln      net.Listener // set by Listen
 
 	wg sync.WaitGroup // every goroutine Serve starts
 
@@ -62,9 +63,12 @@ func NewServer(socketPath string, b Backend, logs *logs.Buffer, log *slog.Logger
 // and returns nil. It returns an error at once if it cannot listen, and
 // ErrAlreadyRunning (wrapped) if another host answers on the socket.
 func (s *Server) Serve(ctx context.Context) error {
-	ln, err := s.listen()
-	if err != nil {
-		return err
+	ln := s.ln
+	if ln == nil {
+		var err error
+		if ln, err = s.listen(); err != nil {
+			return err
+		}
 	}
 	s.log.Info("admin socket listening", "path", s.path)
 
@@ -77,7 +81,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		ln.Close()
 	})
 
-	err = s.acceptLoop(ctx, ln)
+	err := s.acceptLoop(ctx, ln)
 	close(stopped)
 
 	s.mu.Lock()
@@ -88,6 +92,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return err
+}
+
+// Listen creates the socket without serving it yet, so that a host can
+// find out that the socket is taken (ErrAlreadyRunning) before it starts
+// anything else. Serve then serves it.
+func (s *Server) Listen() error {
+	ln, err := s.listen()
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
 }
 
 func (s *Server) listen() (net.Listener, error) {

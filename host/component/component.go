@@ -309,7 +309,8 @@ func (c *Component) run() {
 			c.log.Info("component stopped")
 			return
 		}
-		if err == nil { // the guest reported FINISHED
+		if err == nil { // the guest reported FINISHED: it wants no more messages
+			c.unsubscribeAll()
 			c.setState(StateFinished)
 			<-c.stopCh
 			return

@@ -108,6 +108,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	srv := admin.NewServer(d.cfg.AdminSocket, d, d.logs, d.log)
+	if err := srv.Listen(); err != nil {
+		return err
+	}
 	adminErr := make(chan error, 1)
 	actx, stopAdmin := context.WithCancel(context.Background())
 	go func() { adminErr <- srv.Serve(actx) }()
@@ -147,14 +150,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if st != component.StateRunning && st != component.StateFinished {
 			d.log.Warn("component did not reach RUNNING", "component", s.Name, "state", st)
 		}
-	}
-	select {
-	case err := <-adminErr:
-		adminErr <- err
-		if err != nil {
-			return fmt.Errorf("admin socket: %w", err)
-		}
-	default:
 	}
 	close(d.ready)
 	d.log.Info("moss running", "components", len(specs), "admin_socket", d.cfg.AdminSocket, "data_dir", d.cfg.DataDir)

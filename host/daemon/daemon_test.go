@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -130,6 +131,7 @@ func subscribe(t *testing.T, h *host, filter string) *sub {
 	s := &sub{ch: make(chan struct{}, 1024)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	before := h.d.Bus().Len()
 	go func() {
 		defer close(done)
 		h.client.Subscribe(ctx, filter, func(topic string, payload []byte) {
@@ -143,6 +145,15 @@ func subscribe(t *testing.T, h *host, filter string) *sub {
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	// The client reports no "subscribed" event, so poll the bus until the
+	// subscription is there: messages published after this return are seen.
+	deadline := time.Now().Add(10 * time.Second)
+	for h.d.Bus().Len() <= before {
+		if time.Now().After(deadline) {
+			t.Fatal("admin subscription not registered within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return s
 }
 
@@ -408,5 +419,35 @@ func TestStartAndStopOrder(t *testing.T) {
 	want := "db running,app running,app stopped,db stopped"
 	if got := strings.Join(events, ","); got != want {
 		t.Fatalf("lifecycle order %q, want %q", got, want)
+	}
+}
+
+// TestSecondHostRefused: a second host on the same admin socket stops
+// before starting anything, and the first keeps running.
+func TestSecondHostRefused(t *testing.T) {
+	dir := t.TempDir()
+	w := filepath.Join(dir, "canary.wasm")
+	os.WriteFile(w, testwasm.WAT(t, filepath.Join(testwasm.Root(t), "host/component/testdata/canary.wat")), 0o644)
+	c := install(t, dir, "canary", w, "[[access]]\noperations = [\"pubsub.subscribe\"]\nresources = [\"canary/#\"]\n")
+	cfgText := fmt.Sprintf("data_dir = %q\nadmin_socket = %q\n[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), filepath.Join(dir, "a.sock"), c)
+	first := startHost(t, cfgText)
+	cfgFile := filepath.Join(dir, "second.toml")
+	os.WriteFile(cfgFile, []byte(cfgText), 0o644)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := logs.NewBuffer(100)
+	d, _ := New(cfg, slog.New(buf.Handler(nil)), buf)
+	if err := d.Run(context.Background()); !errors.Is(err, admin.ErrAlreadyRunning) {
+		t.Fatalf("second host: %v, want ErrAlreadyRunning", err)
+	}
+	for _, r := range buf.Tail("", -1) {
+		if r.Msg == "component running" {
+			t.Fatal("the second host started a component")
+		}
+	}
+	if _, err := first.client.List(context.Background()); err != nil {
+		t.Fatalf("first host no longer answers: %v", err)
 	}
 }

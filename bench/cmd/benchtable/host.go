@@ -34,8 +34,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// component is one [[components]] entry of a host configuration.
-type component struct {
+// compRef is one [[components]] entry of a host configuration.
+type compRef struct {
 	manifest string
 	config   map[string]string // key -> TOML value as written
 }
@@ -43,7 +43,7 @@ type component struct {
 // hostConfig writes a host configuration into dir and returns its path.
 // The data directory and admin socket live in dir; cacheDir is the
 // compilation cache (shared by runs that measure a warm start).
-func hostConfig(dir, cacheDir string, comps []component) (string, error) {
+func hostConfig(dir, cacheDir string, comps []compRef) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "data_dir = %q\nadmin_socket = %q\ncache_dir = %q\nlog_level = \"warn\"\n",
 		filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), cacheDir)

@@ -14,13 +14,16 @@ import (
 // pubsubResult is one scenario of figure 1: rates per run.
 type pubsubResult struct {
 	sinks      int
-	count      int      // messages published per run
+	count      int       // messages published per run
 	rates      []float64 // deliveries per second, one per measured run
 	nsPer      []float64 // ns per delivery
 	cpu        []float64 // host process CPU time / wall time, per run
 	dropped    uint64    // over all measured runs and sinks
 	incomplete int       // runs in which some sink lost messages
 }
+
+// sinkMailbox is limits.mailbox in bench/guests/sink/component.toml.
+const sinkMailbox = 65536
 
 type stamp struct {
 	run uint32
@@ -33,9 +36,14 @@ type stamp struct {
 // publishes bench/done when it has all of them. A run lasts from the
 // publish of bench/go to the last bench/done. The first run is a warm-up
 // and is not counted.
-func runPubSub(work, cacheDir string, pub, sink guest, nsinks, count, runs int, progress func(string)) (*pubsubResult, error) {
-	dir := filepath.Join(work, fmt.Sprintf("pubsub-%d", nsinks))
-	var comps []component
+//
+// With nsinks 0 nobody subscribes to bench/data and a run ends at pub's
+// bench/sent: that is the publishing side alone. With a nil pub the harness
+// publishes the messages itself, from Go, through the daemon's bus: that is
+// the receiving side alone.
+func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, runs int, progress func(string)) (*pubsubResult, error) {
+	dir := filepath.Join(work, fmt.Sprintf("pubsub-%d-%v", nsinks, pub != nil))
+	var comps []compRef
 	var names []string
 	for i := range nsinks {
 		name := "sink" + strconv.Itoa(i)
@@ -43,14 +51,16 @@ func runPubSub(work, cacheDir string, pub, sink guest, nsinks, count, runs int, 
 		if err != nil {
 			return nil, err
 		}
-		comps = append(comps, component{manifest: p, config: map[string]string{"count": strconv.Itoa(count)}})
+		comps = append(comps, compRef{manifest: p, config: map[string]string{"count": strconv.Itoa(count)}})
 		names = append(names, name)
 	}
-	p, err := pub.install(filepath.Join(dir, "components"), "pub")
-	if err != nil {
-		return nil, err
+	if pub != nil {
+		p, err := pub.install(filepath.Join(dir, "components"), "pub")
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, compRef{manifest: p, config: map[string]string{"count": strconv.Itoa(count), "burst": "1000"}})
 	}
-	comps = append(comps, component{manifest: p, config: map[string]string{"count": strconv.Itoa(count), "burst": "1000"}})
 	cfg, err := hostConfig(dir, cacheDir, comps)
 	if err != nil {
 		return nil, err
@@ -104,8 +114,23 @@ func runPubSub(work, cacheDir string, pub, sink guest, nsinks, count, runs int, 
 		var runBuf [4]byte
 		binary.LittleEndian.PutUint32(runBuf[:], uint32(run))
 		start := time.Now()
-		if err := h.d.Publish("bench/go", runBuf[:]); err != nil {
-			return nil, err
+		if pub != nil {
+			if err := h.d.Publish("bench/go", runBuf[:]); err != nil {
+				return nil, err
+			}
+		} else {
+			// What pub does, from Go: a fresh 256-byte payload per
+			// message, as the host's publish function copies it out
+			// of guest memory.
+			for i := range count {
+				p := make([]byte, 256)
+				copy(p, runBuf[:])
+				binary.LittleEndian.PutUint32(p[4:], uint32(i))
+				if err := h.d.Publish("bench/data", p); err != nil {
+					return nil, err
+				}
+			}
+			sentCh <- stamp{uint32(run), time.Now()}
 		}
 		end, lost, err := waitRun(uint32(run), nsinks, doneCh, sentCh, sinks, dropBefore)
 		if err != nil {
@@ -115,7 +140,7 @@ func runPubSub(work, cacheDir string, pub, sink guest, nsinks, count, runs int, 
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 		elapsed := end.Sub(start)
 		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-		deliveries := float64(count*nsinks) - float64(lost)
+		deliveries := float64(count*max(nsinks, 1)) - float64(lost)
 		rate := deliveries / elapsed.Seconds()
 		label := "warm-up"
 		if run > 0 {
@@ -152,7 +177,12 @@ func waitRun(run uint32, nsinks int, doneCh, sentCh <-chan stamp, sinks []*compo
 				}
 			}
 		case s := <-sentCh:
-			sent = sent || s.run == run
+			if s.run == run {
+				sent = true
+				if nsinks == 0 {
+					end = s.at
+				}
+			}
 		case <-tick.C:
 			if !sent || done == nsinks {
 				continue

@@ -16,7 +16,7 @@ func startOnce(dir, cacheDir string, pub guest) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	cfg, err := hostConfig(dir, cacheDir, []component{{
+	cfg, err := hostConfig(dir, cacheDir, []compRef{{
 		manifest: p,
 		config:   map[string]string{"count": "1", "burst": "1", "autostart": "true"},
 	}})

@@ -1,0 +1,356 @@
+// Command benchtable runs Moss's benchmarks and prints one markdown table of
+// the results, which it also writes to bench/RESULTS.md with the date and the
+// machine. `make bench` runs it; bench/README.md says what each figure
+// means and how it is measured.
+//
+// Every figure is the median of -runs runs (at least 5 by default), and the
+// runs of figures that are compared (the two engines, cold and warm start,
+// 0 and 10 components) alternate, so that they are measured side by side.
+// Everything runs on loopback: in-process hosts, a `moss run` child process
+// with a Unix admin socket, and temporary directories removed at the end.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func main() {
+	runs := flag.Int("runs", 5, "runs per figure; each figure is the median")
+	count := flag.Int("count", 200000, "messages per run, pub/sub 1 -> 1")
+	count10 := flag.Int("count10", 50000, "messages per run, pub/sub 1 -> 10 (each delivered 10 times)")
+	benchtime := flag.Duration("benchtime", 500*time.Millisecond, "duration of each micro-benchmark run")
+	out := flag.String("out", "bench/RESULTS.md", "file the table is written to, relative to the module root (empty: none)")
+	keep := flag.Bool("keep", false, "keep the temporary directory (host data, logs, built guests)")
+	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, pubsub, startup, rss (default: all)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	// testing.Benchmark reads its duration from the testing flags, which a
+	// program must register itself.
+	testing.Init()
+	flag.Parse()
+	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
+		fatal(err)
+	}
+	if *runs < 1 {
+		fatal(fmt.Errorf("-runs %d: want at least 1", *runs))
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		fatal(err)
+	}
+	work, err := os.MkdirTemp("", "moss-bench-")
+	if err != nil {
+		fatal(err)
+	}
+	cleanup := func() {
+		if *keep {
+			fmt.Fprintf(os.Stderr, "benchtable: kept %s\n", work)
+			return
+		}
+		_ = os.RemoveAll(work)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		cleanup()
+		os.Exit(130)
+	}()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	t, err := run(root, work, *runs, *count, *count10)
+	cleanup()
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Print(t)
+	if only != "" {
+		// A partial table does not replace the results file.
+		return
+	}
+	if *out != "" {
+		p := *out
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(root, p)
+		}
+		doc := "# Moss benchmark results\n\nWritten by `make bench` (bench/cmd/benchtable); bench/README.md explains each figure.\n\n" + t
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "benchtable: wrote %s\n", p)
+	}
+}
+
+// only selects figures (-only); empty runs them all.
+var only string
+
+func want(fig string) bool {
+	if only == "" {
+		return true
+	}
+	for _, f := range strings.Split(only, ",") {
+		if strings.TrimSpace(f) == fig {
+			return true
+		}
+	}
+	return false
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "benchtable:", err)
+	os.Exit(1)
+}
+
+// row is one line of the table. noT and ratio are for the engine figures.
+type row struct{ figure, value, noT, ratio, notes string }
+
+func run(root, work string, runs, count, count10 int) (string, error) {
+	began := time.Now()
+	progress := func(s string) {
+		fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), s)
+	}
+	progress("building guests")
+	pub, err := loadGuest(root, work, "pub")
+	if err != nil {
+		return "", err
+	}
+	sink, err := loadGuest(root, work, "sink")
+	if err != nil {
+		return "", err
+	}
+	var rows []row
+
+	// 2, 3: the engine, both runtimes.
+	if want("engine") {
+		hc, err := runEngine(root, work, "calls.wat", 1000, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows, engineRow("one host call (guest -> host, 256 B request, bounds-checked, no-op handler)", hc,
+			"calls.wat: 1000 `publish` calls per event; time per event / 1000 (includes 1/1000 of the export call)"))
+		dl, err := runEngine(root, work, "echo.wat", 1, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows, engineRow("event delivery (one 256 B message event: write into guest memory + one export call)", dl,
+			fmt.Sprintf("echo.wat, which makes one no-op `log` host call; allocs/call %d default, %d no-termination", dl.allocDef, dl.allo)))
+	}
+
+	// 4: the bus.
+	if want("bus") {
+		for _, n := range []int{1, 10} {
+			ns, allocs, err := runBusPublish(n, runs, progress)
+			if err != nil {
+				return "", err
+			}
+			rows = append(rows, row{
+				figure: fmt.Sprintf("host-side publish: bus.Publish to %d subscriber mailbox%s", n, plural(n, "es")),
+				value:  fmtNs(median(ns)) + "/op",
+				notes:  fmt.Sprintf("256 B on bench/data, each subscriber a mailbox.Push as Component.Deliver does; %d allocs/op; spread %s", allocs, spread(ns)),
+			})
+		}
+	}
+
+	// 1: pub/sub through a real host.
+	if want("pubsub") {
+		warmCache := filepath.Join(work, "cache")
+		for _, n := range []int{1, 10} {
+			c := count
+			if n > 1 {
+				c = count10
+			}
+			r, err := runPubSub(work, warmCache, &pub, sink, n, c, runs, progress)
+			if err != nil {
+				return "", err
+			}
+			rows = append(rows, pubsubRow(r))
+		}
+		// The two halves of 1 -> 1 on their own, to show which one
+		// limits it.
+		r, err := runPubSub(work, warmCache, &pub, sink, 0, count, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows, row{
+			figure: "  publishing half alone: pub Go guest, no subscriber",
+			value:  fmt.Sprintf("%s msg/s (%s/msg)", fmtRate(median(r.rates)), fmtNs(median(r.nsPer))),
+			notes: fmt.Sprintf("%d msgs per run, bursts of 1000; timed bench/go -> bench/sent; guest encode + host call + decode + authz + bus; host CPU %.2f cores; spread %s",
+				count, median(r.cpu), spread(r.rates)),
+		})
+		// The harness cannot be slowed down, so it publishes no more
+		// than the sink's mailbox holds.
+		c := min(count, sinkMailbox-1000)
+		r, err = runPubSub(work, warmCache, nil, sink, 1, c, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows, row{
+			figure: "  receiving half alone: host publishes from Go, sink Go guest",
+			value:  fmt.Sprintf("%s msg/s (%s/msg)", fmtRate(median(r.rates)), fmtNs(median(r.nsPer))),
+			notes: fmt.Sprintf("%d msgs per run (fewer than the mailbox holds) published by the harness with bus.Publish; timed first publish -> bench/done; mailbox -> batch of up to 64 events -> Go guest decode + dispatch; %s; host CPU %.2f cores; spread %s",
+				c, dropNote(r), median(r.cpu), spread(r.rates)),
+		})
+	}
+
+	// 5: start-up.
+	if want("startup") {
+		cold, warm, err := runStartup(work, pub, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows,
+			row{figure: "start to first delivered message, warm (compilation cache present)", value: fmtNs(median(warm)),
+				notes: "daemon.Run called -> first bench/data message from the pub Go guest (autostart, publishes from its start handler) seen on the bus; fresh data dir; spread " + spread(warm)},
+			row{figure: "start to first delivered message, cold (empty compilation cache)", value: fmtNs(median(cold)),
+				notes: fmt.Sprintf("the same with an empty cache dir: includes compiling the %s guest (the wasm file itself is in the OS page cache); spread %s", fmtBytes(fileSize(pub.wasm)), spread(cold))},
+		)
+	}
+
+	// 6: memory, in a separate `moss run` process.
+	if want("rss") {
+		rss0, rss10, hwm10, err := runRSS(root, work, sink, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		per := (median(rss10) - median(rss0)) / 10
+		rows = append(rows,
+			row{figure: "RSS of `moss run`, 0 components", value: fmtBytes(median(rss0)),
+				notes: fmt.Sprintf("VmRSS %v after the admin socket answers; spread %s", settle, spread(rss0))},
+			row{figure: "RSS of `moss run` + 10 idle Go components", value: fmtBytes(median(rss10)),
+				notes: fmt.Sprintf("10 copies of the sink manifest (one wasm, compiled once, 10 instances), VmRSS %v after `moss list` shows all RUNNING; %s per component; peak (VmHWM) %s; spread %s",
+					settle, fmtBytes(per), fmtBytes(median(hwm10)), spread(rss10))},
+		)
+	}
+	progress("done")
+	return table(rows, runs, time.Since(began)), nil
+}
+
+func engineRow(figure string, r *engineResult, notes string) row {
+	d, n := median(r.def), median(r.noT)
+	return row{
+		figure: figure, value: fmtNs(d), noT: fmtNs(n), ratio: fmt.Sprintf("%.1fx", d/n),
+		notes: fmt.Sprintf("%s; spread %s / %s", notes, spread(r.def), spread(r.noT)),
+	}
+}
+
+func pubsubRow(r *pubsubResult) row {
+	rate, ns := median(r.rates), median(r.nsPer)
+	what := "msg/s"
+	fig := "Wasm -> host -> Wasm pub/sub, 1 -> 1 (256 B, Go guests)"
+	per := "msg"
+	if r.sinks > 1 {
+		what, per = "deliveries/s", "delivery"
+		fig = fmt.Sprintf("Wasm -> host -> Wasm pub/sub, 1 -> %d (256 B, Go guests, %d sink components)", r.sinks, r.sinks)
+	}
+	drop := dropNote(r)
+	return row{
+		figure: fig,
+		value:  fmt.Sprintf("%s %s (%s/%s)", fmtRate(rate), what, fmtNs(ns), per),
+		notes: fmt.Sprintf("%d msgs per run published in bursts of 1000 per call; timed bench/go -> last bench/done; %s (sink mailbox %d); host CPU %.2f cores busy; spread %s",
+			r.count, drop, sinkMailbox, median(r.cpu), spread(r.rates)),
+	}
+}
+
+func dropNote(r *pubsubResult) string {
+	if r.incomplete > 0 {
+		return fmt.Sprintf("**dropped %d** (in %d of %d runs; the rate counts delivered messages only)", r.dropped, r.incomplete, len(r.rates))
+	}
+	return fmt.Sprintf("dropped %d", r.dropped)
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return ""
+	}
+	return s
+}
+
+func fileSize(p string) float64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return float64(fi.Size())
+}
+
+func table(rows []row, runs int, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Date: %s  \n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Machine: %s  \n", machine())
+	fmt.Fprintf(&b, "Each value is the median of %d runs (whole run took %v). `value` is the default engine (termination checks on); `no-termination` is wasm.Options{NoTermination: true}; ratio = default / no-termination.\n\n", runs, took.Round(time.Second))
+	b.WriteString("| figure | value | no-termination | ratio | notes |\n| --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		dash := func(s string) string {
+			if s == "" {
+				return "-"
+			}
+			return s
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.figure, r.value, dash(r.noT), dash(r.ratio), r.notes)
+	}
+	return b.String()
+}
+
+// machine is the CPU model, core count, OS/arch, Go and wazero versions.
+func machine() string {
+	cpu := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s/%s, %s, wazero %s",
+		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), wazeroVersion())
+}
+
+func wazeroVersion() string {
+	const mod = "github.com/tetratelabs/wazero"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == mod {
+				if d.Replace != nil {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	// Built without module information: read go.mod.
+	if root, err := moduleRoot(); err == nil {
+		if f, err := os.Open(filepath.Join(root, "go.mod")); err == nil {
+			defer f.Close()
+			b, _ := io.ReadAll(f)
+			for _, l := range strings.Split(string(b), "\n") {
+				if fs := strings.Fields(l); len(fs) >= 2 && fs[0] == mod {
+					return fs[1]
+				}
+			}
+		}
+	}
+	return "unknown"
+}
