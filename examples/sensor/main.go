@@ -53,7 +53,8 @@ func start() error {
 	}
 	topic := "sensors/" + id + "/temperature"
 	// A timer, not a time.Ticker: the component is frozen between events.
-	if _, err := moss.Every(d, func() { publish(topic, id, base) }); err != nil {
+	started := time.Now()
+	if _, err := moss.Every(d, func() { publish(topic, id, base, started) }); err != nil {
 		return err
 	}
 	moss.Infof("sensor %s publishing on %s every %v around %.1f C", id, topic, d, base)
@@ -69,10 +70,12 @@ func get(dst any, key string) error {
 	return nil
 }
 
-func publish(topic, id string, base float64) {
+// publish sends one reading. The drift starts at its peak when the component
+// starts, so a new user sees the alerts example fire within seconds.
+func publish(topic, id string, base float64, started time.Time) {
 	now := time.Now()
-	phase := 2 * math.Pi * float64(now.UnixMilli()%period.Milliseconds()) / float64(period.Milliseconds())
-	t := base + amplitude*math.Sin(phase) + noise*(2*rand.Float64()-1)
+	phase := 2 * math.Pi * float64(now.Sub(started)%period) / float64(period)
+	t := base + amplitude*math.Cos(phase) + noise*(2*rand.Float64()-1)
 	b, err := json.Marshal(reading{
 		ID:          id,
 		Temperature: math.Round(t*10) / 10,

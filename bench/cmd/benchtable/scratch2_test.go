@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestScratchGoParallel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, par := range []int{1, 2} {
+		for _, par := range []int{1, 2, 4} {
 			var wg sync.WaitGroup
 			const n = 1000
 			var insts []*wasm.Instance
@@ -60,6 +61,8 @@ func TestScratchGoParallel(t *testing.T) {
 				}
 				insts = append(insts, inst)
 			}
+			var ru0, ru1 syscall.Rusage
+			syscall.Getrusage(0, &ru0)
 			start := time.Now()
 			for _, inst := range insts {
 				wg.Add(1)
@@ -74,7 +77,9 @@ func TestScratchGoParallel(t *testing.T) {
 			}
 			wg.Wait()
 			el := time.Since(start)
-			t.Logf("noT=%v par=%d: %v per msg per goroutine, aggregate %.0f msgs/s", noT, par, el/n/64, float64(n*par*64)/el.Seconds())
+			syscall.Getrusage(0, &ru1)
+			cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+			t.Logf("noT=%v par=%d: %v per msg per goroutine, aggregate %.0f msgs/s, cpu %.2f cores (sys %v)", noT, par, el/n/64, float64(n*par*64)/el.Seconds(), cpu.Seconds()/el.Seconds(), time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano()))
 			for _, i := range insts {
 				i.Close(ctx)
 			}
