@@ -16,10 +16,7 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -63,7 +60,7 @@ type Lifecycle struct {
 // ComponentRef names a component to run.
 type ComponentRef struct {
 	Manifest string `toml:"manifest"` // path of its component.toml
-	// Config is merged over the manifest's [config] with MergeConfig.
+	// Config is merged over the manifest's [config] (conftree.Merge).
 	Config map[string]any `toml:"config"`
 }
 
@@ -101,17 +98,9 @@ func Default() *Config {
 // Load reads and parses the configuration file at path. Relative paths in it
 // are resolved against the file's directory (made absolute).
 func Load(file string) (*Config, error) {
-	f, err := os.Open(file)
+	data, err := tomlx.ReadFile(file, maxConfigSize)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
-	}
-	if int64(len(data)) > maxConfigSize {
-		return nil, fmt.Errorf("%s is larger than %v", file, limits.Size(maxConfigSize))
 	}
 	dir, err := filepath.Abs(filepath.Dir(file))
 	if err != nil {

@@ -66,7 +66,7 @@ func (t *Tree) Update(path []string, value any) error {
 			t.mu.Unlock()
 			return fmt.Errorf("the configuration root must be a map, not %T", value)
 		}
-		t.root = merge(t.root, m)
+		t.root = Merge(t.root, m)
 	} else {
 		root, err := setAt(t.root, path, value)
 		if err != nil {
@@ -123,8 +123,8 @@ func setAt(m map[string]any, path []string, value any) (map[string]any, error) {
 		switch {
 		case value == nil:
 			delete(out, k)
-		case old != nil && isMap:
-			out[k] = merge(old, nv)
+		case isMap:
+			out[k] = Merge(old, nv)
 		default:
 			out[k] = deepCopy(value)
 		}
@@ -143,24 +143,29 @@ func setAt(m map[string]any, path []string, value any) (map[string]any, error) {
 	return out, nil
 }
 
-// merge returns base with over merged in: maps recursively, nil deletes.
-func merge(base, over map[string]any) map[string]any {
-	out := maps.Clone(base)
-	if out == nil {
-		out = map[string]any{}
+// Merge returns base with over merged into it: where both hold a map at the
+// same key the two are merged key by key, recursively; any other value in
+// over replaces the one in base; a nil value in over deletes the key (also
+// inside a map merged into nothing). The result shares nothing with the
+// inputs, which are not modified. The host uses it for a component's
+// configuration (manifest defaults, then the host configuration's
+// overrides) and for config_update.
+func Merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = deepCopy(v)
 	}
 	for k, v := range over {
 		if v == nil {
 			delete(out, k)
 			continue
 		}
-		bm, ok1 := out[k].(map[string]any)
-		om, ok2 := v.(map[string]any)
-		if ok1 && ok2 {
-			out[k] = merge(bm, om)
-		} else {
-			out[k] = deepCopy(v)
+		if om, ok := v.(map[string]any); ok {
+			bm, _ := out[k].(map[string]any)
+			out[k] = Merge(bm, om)
+			continue
 		}
+		out[k] = deepCopy(v)
 	}
 	return out
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/component"
 	"github.com/moss-edge/moss/host/config"
+	"github.com/moss-edge/moss/host/conftree"
 	"github.com/moss-edge/moss/host/logs"
 	"github.com/moss-edge/moss/host/manifest"
 	"github.com/moss-edge/moss/host/wasm"
@@ -249,6 +250,6 @@ func (d *Daemon) spec(ctx context.Context, engine *wasm.Engine, m *manifest.Mani
 	d.log.Debug("compiled", "component", m.Name, "bytes", len(code), "took", time.Since(t))
 	return component.Spec{
 		Name: m.Name, Version: m.Version, Module: mod, Limits: lim,
-		Config: config.MergeConfig(m.Config, override), Policy: policy,
+		Config: conftree.Merge(m.Config, override), Policy: policy,
 	}, nil
 }

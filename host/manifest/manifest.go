@@ -24,9 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -89,7 +87,7 @@ var ErrChecksum = errors.New("sha256 mismatch")
 
 // Load reads and parses the manifest at path and sets Dir.
 func Load(file string) (*Manifest, error) {
-	data, err := readCapped(file, maxManifestSize)
+	data, err := tomlx.ReadFile(file, maxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +124,7 @@ func (m *Manifest) WasmFile() string {
 // SHA-256, checks it.
 func (m *Manifest) ReadWasm() ([]byte, error) {
 	file := m.WasmFile()
-	data, err := readCapped(file, maxWasmSize)
+	data, err := tomlx.ReadFile(file, maxWasmSize)
 	if err != nil {
 		return nil, fmt.Errorf("component %q: %w", m.Name, err)
 	}
@@ -147,22 +145,6 @@ func (m *Manifest) Policy() (*authz.Policy, error) {
 		return nil, fmt.Errorf("component %q: access: %w", m.Name, err)
 	}
 	return p, nil
-}
-
-func readCapped(file string, limit int64) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %v", file, limits.Size(limit))
-	}
-	return data, nil
 }
 
 func (m *Manifest) validate(doc *tomlx.Doc) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -97,6 +98,93 @@ func runEngine(root, work, watFile string, perDeliver float64, runs int, progres
 				name = "no-termination"
 			}
 			progress(fmt.Sprintf("%s %s run %d/%d: %s", watFile, name, run+1, runs, fmtNs(ns)))
+		}
+	}
+	return res, nil
+}
+
+// sinkHandler serves the host functions the sink guest calls at start
+// (config_get: nothing configured; subscribe: id 1) and ignores the rest.
+type sinkHandler struct{}
+
+func (sinkHandler) HostCall(fn wasm.Func, _ []byte) ([]byte, error) {
+	switch fn.String() {
+	case abi.FuncConfigGet:
+		return nil, abi.Errorf(abi.ErrNotFound, "no configuration")
+	case abi.FuncSubscribe:
+		return abi.AppendUint(abi.AppendText(abi.AppendMap(nil, 1), "id"), 1), nil
+	}
+	return nil, nil
+}
+
+// goBatch is how many message events runGoDeliver puts in one batch: the
+// most a component's deliverer puts in one call.
+const goBatch = 64
+
+// runGoDeliver measures delivering a batch of goBatch 256-byte message
+// events into the sink Go guest (SDK decode + dispatch + the sink's
+// handler), per message, on both engines, runs times each, alternating.
+func runGoDeliver(sink guest, runs int, progress func(string)) (*engineResult, error) {
+	code, err := os.ReadFile(sink.wasm)
+	if err != nil {
+		return nil, err
+	}
+	batch := abi.AppendArray(nil, goBatch)
+	for range goBatch {
+		ev := abi.Event{Kind: abi.EventMessage, ID: 1, Topic: "bench/data", Payload: make([]byte, 256)}
+		batch = abi.AppendEvent(batch, &ev)
+	}
+	ctx := context.Background()
+	insts := make([]*wasm.Instance, 2)
+	for i, noT := range []bool{false, true} {
+		e, err := wasm.NewEngine(ctx, wasm.Options{NoTermination: noT})
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close(ctx)
+		m, err := e.Compile(ctx, "sink", code)
+		if err != nil {
+			return nil, err
+		}
+		inst, err := e.Instantiate(ctx, m, wasm.InstanceConfig{
+			Name: "sink", MemoryLimit: 32 << 20, Deadline: time.Second, Handler: sinkHandler{},
+		})
+		if err != nil {
+			return nil, err
+		}
+		start := abi.Event{Kind: abi.EventStart, Name: "sink", Version: "1.0.0", ABI: abi.Version}
+		if err := inst.Deliver(abi.AppendEvent(abi.AppendArray(nil, 1), &start)); err != nil {
+			return nil, fmt.Errorf("sink start: %w", err)
+		}
+		insts[i] = inst
+	}
+	res := &engineResult{}
+	for run := range runs {
+		for i, inst := range insts {
+			var failed error
+			r := testing.Benchmark(func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					if err := inst.Deliver(batch); err != nil {
+						failed = err
+						b.FailNow()
+					}
+				}
+			})
+			if failed != nil {
+				return nil, fmt.Errorf("sink: %w", failed)
+			}
+			ns := float64(r.T.Nanoseconds()) / float64(r.N) / goBatch
+			name := "default"
+			if i == 0 {
+				res.def = append(res.def, ns)
+				res.allocDef = r.AllocsPerOp()
+			} else {
+				res.noT = append(res.noT, ns)
+				res.allo = r.AllocsPerOp()
+				name = "no-termination"
+			}
+			progress(fmt.Sprintf("sink Go guest, batch of %d, %s run %d/%d: %s/msg", goBatch, name, run+1, runs, fmtNs(ns)))
 		}
 	}
 	return res, nil

@@ -154,6 +154,12 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		}
 		rows = append(rows, engineRow("event delivery (one 256 B message event: write into guest memory + one export call)", dl,
 			fmt.Sprintf("echo.wat, which makes one no-op `log` host call; allocs/call %d default, %d no-termination", dl.allocDef, dl.allo)))
+		gd, err := runGoDeliver(sink, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows, engineRow(fmt.Sprintf("event delivery into a Go guest, per message (batch of %d × 256 B into the sink guest)", goBatch), gd,
+			"the hot path of figure 1's receiving side without the bus: one export call per batch, the Go SDK decodes and dispatches each event, the sink counts it"))
 	}
 
 	// 4: the bus.

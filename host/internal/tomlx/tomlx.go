@@ -20,12 +20,15 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/moss-edge/moss/host/limits"
 )
 
 // MaxDepth bounds how deeply a document may nest: keys, tables and arrays
@@ -268,4 +271,23 @@ func (d *Doc) fail(p Path, format string, args ...any) {
 	for n := len(p); n > 0; n-- {
 		d.failed[p[:n].String()] = true
 	}
+}
+
+// ReadFile reads a file of at most limit bytes; a larger one is refused
+// without reading it all (configuration and modules come from disk a user
+// controls, but a mistake should not exhaust a small device's memory).
+func ReadFile(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %v", file, limits.Size(limit))
+	}
+	return data, nil
 }
