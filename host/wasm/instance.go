@@ -86,10 +86,12 @@ func instanceFrom(ctx context.Context) *Instance {
 	return i
 }
 
-// initTimeout bounds instantiation (a language runtime's _initialize). It is
-// longer than a call deadline because a Go runtime initialises its heap and
-// packages there, once.
-const initTimeout = 10 * time.Second
+// minInitDeadline is the least time instantiation (a language runtime's
+// _initialize) gets: a Go runtime initialises its heap and packages there,
+// once, which takes milliseconds on a PC and can take far longer on a small
+// ARM board. Past max(call deadline, minInitDeadline) the initialiser is
+// stopped like any overrunning call.
+const minInitDeadline = 2 * time.Second
 
 // Instantiate makes an instance of m, runs its initialiser and checks its ABI
 // version.
@@ -132,11 +134,16 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 		WithStderr(stderr)
 
 	i.alloc = &cappedAllocator{limit: cfg.MemoryLimit}
-	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(i.ctx, i.alloc), initTimeout)
+	initDeadline := max(cfg.Deadline, minInitDeadline)
+	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(i.ctx, i.alloc), initDeadline)
 	mod, err := e.rt.InstantiateModule(ictx, m.compiled, mc)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("instantiate %s: %w", cfg.Name, describe(err))
+		err = describe(err)
+		if errors.Is(err, ErrDeadline) {
+			err = fmt.Errorf("%w (initialisation ran past %v)", err, initDeadline)
+		}
+		return nil, fmt.Errorf("instantiate %s: %w", cfg.Name, i.withMemoryNote(err))
 	}
 	i.mod = mod
 	i.mem = mod.Memory()
@@ -233,7 +240,7 @@ func describe(err error) error {
 		case exitDeadline:
 			return ErrDeadline
 		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
-			return fmt.Errorf("%w (initialisation took over %v)", ErrDeadline, initTimeout)
+			return ErrDeadline
 		default:
 			return fmt.Errorf("guest exited with code %d (proc_exit in a reactor)", exit.ExitCode())
 		}
