@@ -156,6 +156,7 @@ type Component struct {
 	delivered atomic.Uint64
 	dropWarn  burst
 	denyWarn  burst
+	limitWarn burst
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
@@ -169,6 +170,7 @@ type Component struct {
 	respBuf  []byte
 	nextID   uint32 // timers and watches; never reused so stale events are recognisable
 	logLimit tokenBucket
+	pubLimit tokenBucket
 }
 
 // New prepares a component in state INSTALLED; Start runs it.
@@ -191,6 +193,7 @@ func New(spec Spec, env Env) *Component {
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
 		logLimit:  tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
+		pubLimit:  tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
 	}
 	return c
 }

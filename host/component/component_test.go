@@ -244,3 +244,30 @@ func TestReportFinished(t *testing.T) {
 		t.Fatal("finished component counted an error")
 	}
 }
+
+// TestPublishRateLimit: past publish_rate a publish fails with E_RATE, and
+// the component's log says which limit.
+func TestPublishRateLimit(t *testing.T) {
+	h := newHarness(t)
+	c := h.start("burst", "burst.wat", limits.Limits{PublishRate: 10}, Restart{})
+	h.wait(c, StateRunning)
+	out := newCounter()
+	h.bus.Subscribe("burst/out", out, 1)
+	// Nudge it through its mailbox, as the bus would.
+	c.Deliver(1, &bus.Message{Topic: "go"})
+	for range 10 {
+		out.await(t, "the first 10 publishes")
+	}
+	// Stop returns after the batch in flight: all 100 attempts are made.
+	if err := c.Stop(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket holds one second's worth: 10, plus what refilled while the
+	// 100 calls ran (well under a second).
+	if n := out.n.Load(); n < 10 || n > 12 {
+		t.Fatalf("%d of 100 publishes passed a 10/s limit", n)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "component limit exceeded") || !strings.Contains(logs, "limit=publish_rate") {
+		t.Fatalf("rate limit not logged:\n%s", logs)
+	}
+}

@@ -62,10 +62,15 @@ func (c *Component) publish(req []byte) error {
 		return abi.Errorf(abi.ErrInvalid, "publish: %v", err)
 	}
 	if max := int64(c.spec.Limits.MaxMessage); int64(len(payload)) > max {
+		c.limitHit("max_message", max, int64(len(payload)))
 		return abi.Errorf(abi.ErrTooLarge, "publish: payload of %d bytes exceeds max_message %d", len(payload), max)
 	}
 	if !c.allow("pubsub.publish", topic) {
 		return abi.Errorf(abi.ErrDenied, "publish: no pubsub.publish grant for topic %q", topic)
+	}
+	if !c.pubLimit.take(time.Now()) {
+		c.limitHit("publish_rate", int64(c.spec.Limits.PublishRate), 0)
+		return abi.Errorf(abi.ErrRate, "publish: over publish_rate (%d messages a second)", c.spec.Limits.PublishRate)
 	}
 	c.env.Bus.Publish(&bus.Message{Topic: topic, Payload: bytes.Clone(payload)})
 	return nil
@@ -120,6 +125,21 @@ func (c *Component) allow(op, resource string) bool {
 	return false
 }
 
+// limitHit logs, at most once a second, that the component ran into one of
+// its limits: which, the limit, and what was asked for (0 when the attempt
+// is not a size, as for a rate).
+func (c *Component) limitHit(limit string, value, attempted int64) {
+	n, ok := c.limitWarn.allow(time.Now())
+	if !ok {
+		return
+	}
+	attrs := []any{"limit", limit, "value", value, "hits_since_last_warning", n}
+	if attempted > 0 {
+		attrs = append(attrs, "attempted", attempted, "over_by", attempted-value)
+	}
+	c.log.Warn("component limit exceeded", attrs...)
+}
+
 func (c *Component) guestLog(req []byte) error {
 	var r abi.LogRequest
 	if err := c.decode(abi.FuncLog, req, &r); err != nil {
@@ -149,8 +169,9 @@ func (c *Component) subscribe(req []byte) ([]byte, error) {
 	c.mu.Lock()
 	id, ok := c.subs[r.Filter]
 	if !ok {
-		if len(c.subs) >= c.spec.Limits.MaxSubscriptions {
+		if n := len(c.subs); n >= c.spec.Limits.MaxSubscriptions {
 			c.mu.Unlock()
+			c.limitHit("max_subscriptions", int64(c.spec.Limits.MaxSubscriptions), int64(n+1))
 			return nil, abi.Errorf(abi.ErrFull, "subscribe: max_subscriptions (%d) reached", c.spec.Limits.MaxSubscriptions)
 		}
 		c.nextSub++

@@ -26,6 +26,10 @@ type Limits struct {
 	Mailbox          int      `toml:"mailbox"`           // mailbox capacity, events
 	MaxMessage       Size     `toml:"max_message"`       // max payload of one publish
 	MaxSubscriptions int      `toml:"max_subscriptions"` // max live subscriptions
+	// PublishRate is the sustained publishes per second a component may
+	// make (a token bucket holding one second's worth, so bursts up to the
+	// rate pass at once). Past it, publish fails with E_RATE.
+	PublishRate int `toml:"publish_rate"`
 }
 
 // The allowed ranges, inclusive. Memory is counted in WebAssembly pages, so it
@@ -43,6 +47,8 @@ const (
 	MaxMaxMessage      = 16 * MiB
 	MinMaxSubscription = 1
 	MaxMaxSubscription = 100_000
+	MinPublishRate     = 1
+	MaxPublishRate     = 100_000_000
 )
 
 // Defaults returns the limits a component gets when neither its manifest nor
@@ -54,6 +60,7 @@ func Defaults() Limits {
 		Mailbox:          1024,
 		MaxMessage:       256 * KiB,
 		MaxSubscriptions: 256,
+		PublishRate:      100_000,
 	}
 }
 
@@ -73,6 +80,9 @@ func (l Limits) Or(fallback Limits) Limits {
 	}
 	if l.MaxSubscriptions == 0 {
 		l.MaxSubscriptions = fallback.MaxSubscriptions
+	}
+	if l.PublishRate == 0 {
+		l.PublishRate = fallback.PublishRate
 	}
 	return l
 }
@@ -109,6 +119,9 @@ func (l Limits) Validate() error {
 	}
 	if l.MaxSubscriptions < MinMaxSubscription || l.MaxSubscriptions > MaxMaxSubscription {
 		bad("max_subscriptions", "must be between %d and %d, got %d", MinMaxSubscription, MaxMaxSubscription, l.MaxSubscriptions)
+	}
+	if l.PublishRate < MinPublishRate || l.PublishRate > MaxPublishRate {
+		bad("publish_rate", "must be between %d and %d messages a second, got %d", MinPublishRate, MaxPublishRate, l.PublishRate)
 	}
 	return errors.Join(errs...)
 }

@@ -191,11 +191,11 @@ func TestValidate(t *testing.T) {
 	if err := Defaults().Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
 	}
-	edges := Limits{Memory: MaxMemory, CallDeadline: Duration{MaxCallDeadline}, Mailbox: MaxMailbox, MaxMessage: MaxMaxMessage, MaxSubscriptions: MaxMaxSubscription}
+	edges := Limits{Memory: MaxMemory, CallDeadline: Duration{MaxCallDeadline}, Mailbox: MaxMailbox, MaxMessage: MaxMaxMessage, MaxSubscriptions: MaxMaxSubscription, PublishRate: MaxPublishRate}
 	if err := edges.Validate(); err != nil {
 		t.Errorf("upper edges invalid: %v", err)
 	}
-	low := Limits{Memory: MinMemory, CallDeadline: Duration{MinCallDeadline}, Mailbox: 1, MaxMessage: 1, MaxSubscriptions: 1}
+	low := Limits{Memory: MinMemory, CallDeadline: Duration{MinCallDeadline}, Mailbox: 1, MaxMessage: 1, MaxSubscriptions: 1, PublishRate: 1}
 	if err := low.Validate(); err != nil {
 		t.Errorf("lower edges invalid: %v", err)
 	}
@@ -214,6 +214,7 @@ func TestValidate(t *testing.T) {
 		{func(l *Limits) { l.Mailbox = -3 }, "mailbox", "got -3"},
 		{func(l *Limits) { l.MaxMessage = 17 * MiB }, "max_message", "between 1B and 16MiB"},
 		{func(l *Limits) { l.MaxSubscriptions = 100_001 }, "max_subscriptions", "between 1 and 100000"},
+		{func(l *Limits) { l.PublishRate = -1 }, "publish_rate", "between 1 and 100000000"},
 	}
 	for _, tt := range tests {
 		l := Defaults()
@@ -228,7 +229,7 @@ func TestValidate(t *testing.T) {
 	// All bad fields at once, each its own FieldError.
 	err := Limits{}.Validate()
 	multi, ok := err.(interface{ Unwrap() []error })
-	if !ok || len(multi.Unwrap()) != 5 {
-		t.Errorf("Validate(zero) = %v; want 5 field errors", err)
+	if !ok || len(multi.Unwrap()) != 6 {
+		t.Errorf("Validate(zero) = %v; want 6 field errors", err)
 	}
 }

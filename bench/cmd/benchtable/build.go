@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/moss-edge/moss/host/manifest"
 )
 
 // moduleRoot is the directory holding go.mod at or above the working
@@ -70,6 +72,7 @@ func wat(src, outDir string) ([]byte, error) {
 type guest struct {
 	wasm     string // path of the .wasm file
 	manifest string // the component.toml from bench/guests/<name>
+	mailbox  int    // its limits.mailbox
 }
 
 var nameLine = regexp.MustCompile(`(?m)^name = "[^"]*"$`)
@@ -108,9 +111,14 @@ func loadGuest(root, dir, name string) (guest, error) {
 	if err := buildGuest(root, "bench/guests/"+name, out); err != nil {
 		return guest{}, err
 	}
-	m, err := os.ReadFile(filepath.Join(root, "bench", "guests", name, "component.toml"))
+	file := filepath.Join(root, "bench", "guests", name, "component.toml")
+	m, err := os.ReadFile(file)
 	if err != nil {
 		return guest{}, err
 	}
-	return guest{wasm: out, manifest: string(m)}, nil
+	parsed, err := manifest.Parse(file, m)
+	if err != nil {
+		return guest{}, err
+	}
+	return guest{wasm: out, manifest: string(m), mailbox: parsed.Limits.Mailbox}, nil
 }

@@ -104,6 +104,10 @@ func main() {
 // only selects figures (-only); empty runs them all.
 var only string
 
+// sinkMemory is the sink guest's linear memory measured by the engine
+// figures, for the note of the RSS figure; 0 when not measured.
+var sinkMemory uint32
+
 func want(fig string) bool {
 	if only == "" {
 		return true
@@ -126,6 +130,7 @@ type row struct{ figure, value, noT, ratio, notes string }
 
 func run(root, work string, runs, count, count10 int) (string, error) {
 	began := time.Now()
+	loadBefore := loadAvg()
 	progress := func(s string) {
 		fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), s)
 	}
@@ -158,6 +163,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		sinkMemory = gd.memory
 		rows = append(rows, engineRow(fmt.Sprintf("event delivery into a Go guest, per message (batch of %d × 256 B into the sink guest)", goBatch), gd,
 			"the hot path of figure 1's receiving side without the bus: one export call per batch, the Go SDK decodes and dispatches each event, the sink counts it"))
 	}
@@ -189,6 +195,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 			if err != nil {
 				return "", err
 			}
+			r.mailbox = sink.mailbox
 			rows = append(rows, pubsubRow(r))
 		}
 		// The two halves of 1 -> 1 on their own, to show which one
@@ -205,7 +212,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		})
 		// The harness cannot be slowed down, so it publishes no more
 		// than the sink's mailbox holds.
-		c := min(count, sinkMailbox-1000)
+		c := min(count, sink.mailbox-1000)
 		r, err = runPubSub(work, warmCache, nil, sink, 1, c, runs, progress)
 		if err != nil {
 			return "", err
@@ -239,16 +246,20 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 			return "", err
 		}
 		per := (median(rss10) - median(rss0)) / 10
+		mem := ""
+		if sinkMemory > 0 {
+			mem = fmt.Sprintf(" (the sink's linear memory after start and %d-event batches: %s)", goBatch, fmtBytes(float64(sinkMemory)))
+		}
 		rows = append(rows,
 			row{figure: "RSS of `moss run`, 0 components", value: fmtBytes(median(rss0)),
 				notes: fmt.Sprintf("VmRSS %v after the admin socket answers; spread %s", settle, spread(rss0))},
 			row{figure: "RSS of `moss run` + 10 idle Go components", value: fmtBytes(median(rss10)),
-				notes: fmt.Sprintf("10 copies of the sink manifest (one wasm, compiled once, 10 instances), VmRSS %v after `moss list` shows all RUNNING; %s per component; peak (VmHWM) %s; spread %s",
-					settle, fmtBytes(per), fmtBytes(median(hwm10)), spread(rss10))},
+				notes: fmt.Sprintf("10 copies of the sink manifest (one wasm, compiled once, 10 instances), VmRSS %v after `moss list` shows all RUNNING; %s per component%s; peak (VmHWM) %s; spread %s",
+					settle, fmtBytes(per), mem, fmtBytes(median(hwm10)), spread(rss10))},
 		)
 	}
 	progress("done")
-	return table(rows, runs, time.Since(began)), nil
+	return table(rows, runs, time.Since(began), loadBefore, loadAvg()), nil
 }
 
 func engineRow(figure string, r *engineResult, notes string) row {
@@ -273,7 +284,7 @@ func pubsubRow(r *pubsubResult) row {
 		figure: fig,
 		value:  fmt.Sprintf("%s %s (%s/%s)", fmtRate(rate), what, fmtNs(ns), per),
 		notes: fmt.Sprintf("%d msgs per run published in bursts of 1000 per call; timed bench/go -> last bench/done; %s (sink mailbox %d); host CPU %.2f cores busy; spread %s",
-			r.count, drop, sinkMailbox, median(r.cpu), spread(r.rates)),
+			r.count, drop, r.mailbox, median(r.cpu), spread(r.rates)),
 	}
 }
 
@@ -299,10 +310,24 @@ func fileSize(p string) float64 {
 	return float64(fi.Size())
 }
 
-func table(rows []row, runs int, took time.Duration) string {
+// loadAvg is the 1-minute load average, which shows whether something else
+// was using the machine.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+func table(rows []row, runs int, took time.Duration, loadBefore, loadAfter string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Date: %s  \n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "Machine: %s  \n", machine())
+	fmt.Fprintf(&b, "1-minute load average before / after: %s / %s (other work on the machine shows up as variance)  \n", loadBefore, loadAfter)
 	fmt.Fprintf(&b, "Each value is the median of %d runs (whole run took %v). `value` is the default engine (termination checks on); `no-termination` is wasm.Options{NoTermination: true}; ratio = default / no-termination.\n\n", runs, took.Round(time.Second))
 	b.WriteString("| figure | value | no-termination | ratio | notes |\n| --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {

@@ -20,10 +20,8 @@ type pubsubResult struct {
 	cpu        []float64 // host process CPU time / wall time, per run
 	dropped    uint64    // over all measured runs and sinks
 	incomplete int       // runs in which some sink lost messages
+	mailbox    int       // the sinks' mailbox capacity
 }
-
-// sinkMailbox is limits.mailbox in bench/guests/sink/component.toml.
-const sinkMailbox = 65536
 
 type stamp struct {
 	run uint32
