@@ -55,6 +55,7 @@ const (
 	FuncTimerStart   = "timer_start"
 	FuncTimerStop    = "timer_stop"
 	FuncReportState  = "report_state"
+	FuncSecretGet    = "secret_get"
 	FuncResponse     = "response"
 )
 
@@ -63,7 +64,7 @@ const (
 var HostFunctions = []string{
 	FuncLog, FuncPublish, FuncSubscribe, FuncUnsubscribe,
 	FuncConfigGet, FuncConfigUpdate, FuncConfigWatch,
-	FuncTimerStart, FuncTimerStop, FuncReportState, FuncResponse,
+	FuncTimerStart, FuncTimerStop, FuncReportState, FuncSecretGet, FuncResponse,
 }
 
 // Code is a host function status. A host function returns a non-negative

@@ -67,6 +67,16 @@ type ReportStateRequest struct {
 	Reason string `cbor:"reason,omitempty"`
 }
 
+// SecretGetRequest is the request of FuncSecretGet.
+type SecretGetRequest struct {
+	Name string `cbor:"name"`
+}
+
+// SecretGetResponse answers FuncSecretGet.
+type SecretGetResponse struct {
+	Value []byte `cbor:"value"`
+}
+
 // Error is a failed host call: the pending response after a host function
 // failed (a guest fetches it with FuncResponse to learn why), and the error
 // type host services return to say which code the guest gets.

@@ -41,6 +41,12 @@
 //	< {"record":Record}                       per record, then, without follow,
 //	< {"end":true}
 //
+//	> {"op":"secret_set","name":"db-password","value":"aHVudGVyMg=="}
+//	< {"ok":true}                             (the value is never echoed or logged)
+//
+//	> {"op":"secret_list"}
+//	< {"secrets":["db-password"]}             names only
+//
 // Any request may instead be answered by {"error":"message"}, after which
 // the server closes the connection. ComponentInfo and Status are the types
 // below, with their JSON field names. In "logs", "component":"" means every
@@ -118,6 +124,10 @@ type Backend interface {
 	// called. fn runs in the publisher's goroutine and does not block; it
 	// may be called after cancel returns, and the server tolerates that.
 	Subscribe(filter string, fn func(topic string, payload []byte)) (cancel func(), err error)
+	// SetSecret stores a secret; the value must not be logged.
+	SetSecret(name string, value []byte) error
+	// SecretNames lists the secrets set (names, never values).
+	SecretNames() ([]string, error)
 }
 
 // request is the one object a client sends.
@@ -129,6 +139,8 @@ type request struct {
 	Component string `json:"component,omitempty"`
 	Tail      *int   `json:"tail,omitempty"` // nil: every buffered record
 	Follow    bool   `json:"follow,omitempty"`
+	Name      string `json:"name,omitempty"`  // secret_set
+	Value     []byte `json:"value,omitempty"` // secret_set
 }
 
 // reply is the union of every line the server sends; exactly one group of
@@ -143,6 +155,7 @@ type reply struct {
 	Payload    []byte          `json:"payload,omitempty"`
 	Dropped    uint64          `json:"dropped,omitempty"`
 	Record     *logs.Record    `json:"record,omitempty"`
+	Secrets    []string        `json:"secrets,omitempty"`
 }
 
 // listReply is written instead of reply so an empty list is [] rather than

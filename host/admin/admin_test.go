@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,6 +35,31 @@ type fakeBackend struct {
 	subs      map[int]fakeSub
 	nextID    int
 	pubErr    error
+	secrets   map[string][]byte
+}
+
+func (b *fakeBackend) SetSecret(name string, value []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if name == "bad name" {
+		return errors.New("secret name \"bad name\": invalid")
+	}
+	if b.secrets == nil {
+		b.secrets = map[string][]byte{}
+	}
+	b.secrets[name] = append([]byte(nil), value...)
+	return nil
+}
+
+func (b *fakeBackend) SecretNames() ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var names []string
+	for n := range b.secrets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 type fakeSub struct {
@@ -230,6 +256,27 @@ func TestComponentInfoJSON(t *testing.T) {
 		if !strings.Contains(string(j), key) {
 			t.Errorf("%s lacks %s", j, key)
 		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	b := newFakeBackend()
+	c := startServer(t, b, nil)
+	ctx := ctxT(t)
+	if names, err := c.SecretNames(ctx); err != nil || len(names) != 0 {
+		t.Fatalf("no secrets yet: %v %v", names, err)
+	}
+	if err := c.SetSecret(ctx, "db-password", []byte("hunter2")); err != nil {
+		t.Fatal(err)
+	}
+	if string(b.secrets["db-password"]) != "hunter2" {
+		t.Fatalf("backend got %q", b.secrets["db-password"])
+	}
+	if names, err := c.SecretNames(ctx); err != nil || len(names) != 1 || names[0] != "db-password" {
+		t.Fatalf("SecretNames = %v, %v", names, err)
+	}
+	if err := c.SetSecret(ctx, "bad name", []byte("hunter2")); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad name: %v", err)
 	}
 }
 

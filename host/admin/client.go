@@ -176,3 +176,33 @@ func (c *Client) call(ctx context.Context, req request, stream bool, fn func(*re
 		}
 	}
 }
+
+// SetSecret stores a secret on the host (encrypted at rest there).
+func (c *Client) SetSecret(ctx context.Context, name string, value []byte) error {
+	err := c.call(ctx, request{Op: "secret_set", Name: name, Value: value}, false, func(r *reply) (bool, error) {
+		return r.OK, nil
+	})
+	if err != nil {
+		return wrap(fmt.Sprintf("set secret %q", name), err)
+	}
+	return nil
+}
+
+// SecretNames lists the names of the secrets set on the host.
+func (c *Client) SecretNames(ctx context.Context) ([]string, error) {
+	var names []string
+	err := c.call(ctx, request{Op: "secret_list"}, false, func(r *reply) (bool, error) {
+		if r.Secrets != nil {
+			names = r.Secrets
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, wrap("list secrets", err)
+	}
+	if names == nil {
+		names = []string{}
+	}
+	return names, nil
+}

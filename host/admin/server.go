@@ -106,6 +106,15 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Close releases a socket that Listen made and Serve never served (Serve
+// releases its own when ctx is done).
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Close() // a Unix listener removes its socket file on Close
+}
+
 func (s *Server) listen() (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return nil, fmt.Errorf("admin socket: %w", err)
@@ -253,6 +262,10 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		err = s.sub(ctx, c, req)
 	case "logs":
 		err = s.tailLogs(ctx, c, req)
+	case "secret_set":
+		err = s.secretSet(c, req)
+	case "secret_list":
+		err = s.secretList(c)
 	case "":
 		err = c.fail(`bad request: no "op"`)
 	default:
@@ -422,4 +435,39 @@ func (s *Server) tailLogs(ctx context.Context, c *conn, req request) error {
 			}
 		}
 	}
+}
+
+// secretSet stores a secret. Neither the value nor anything derived from it
+// is logged or echoed; errors name the secret only.
+func (s *Server) secretSet(c *conn, req request) error {
+	if req.Name == "" {
+		return c.fail(`secret_set: "name" is required`)
+	}
+	if err := s.backend.SetSecret(req.Name, req.Value); err != nil {
+		return c.fail(err.Error())
+	}
+	clear(req.Value)
+	if err := c.send(reply{OK: true}); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+func (s *Server) secretList(c *conn) error {
+	names, err := s.backend.SecretNames()
+	if err != nil {
+		return c.fail(err.Error())
+	}
+	if names == nil {
+		names = []string{}
+	}
+	if err := c.send(secretsReply{Secrets: names}); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// secretsReply is written instead of reply so that an empty list is [].
+type secretsReply struct {
+	Secrets []string `json:"secrets"`
 }

@@ -113,11 +113,23 @@ type Env struct {
 	Bus     *bus.Bus
 	Codec   *abi.Codec
 	Logger  *slog.Logger // the component's logger ("component" attribute set by New)
+	// Secrets serves secret_get; nil makes it fail with E_UNAVAILABLE.
+	Secrets Secrets
 	Restart Restart
 	// Output makes the writer a guest's stdout or stderr goes to (each line
 	// logged at level); nil discards guest output.
 	Output func(log *slog.Logger, level slog.Level) io.WriteCloser
 }
+
+// Secrets is the secret store as a component sees it.
+type Secrets interface {
+	// Get returns the value of a secret, or an error matching
+	// ErrNoSecret when it is not set.
+	Get(name string) ([]byte, error)
+}
+
+// ErrNoSecret is what a Secrets returns (wrapped) for a missing secret.
+var ErrNoSecret = errors.New("no such secret")
 
 // Info is a snapshot of a component for status displays.
 type Info struct {

@@ -2,6 +2,7 @@ package component
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -35,6 +36,8 @@ func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
 		return nil, c.timerStop(req)
 	case abi.FuncReportState:
 		return nil, c.reportState(req)
+	case abi.FuncSecretGet:
+		return c.secretGet(req)
 	}
 	return nil, abi.Errorf(abi.ErrUnsupported, "%s", fn)
 }
@@ -314,4 +317,29 @@ func (c *Component) reportState(req []byte) error {
 		return abi.Errorf(abi.ErrInvalid, "report_state: unknown state %q (want RUNNING, ERRORED or FINISHED)", r.State)
 	}
 	return nil
+}
+
+// secretGet never puts the value in an error or a log line; errors name the
+// secret only.
+func (c *Component) secretGet(req []byte) ([]byte, error) {
+	var r abi.SecretGetRequest
+	if err := c.decode(abi.FuncSecretGet, req, &r); err != nil {
+		return nil, err
+	}
+	if !c.allow("secret.get", r.Name) {
+		return nil, abi.Errorf(abi.ErrDenied, "secret_get: no secret.get grant for %q", r.Name)
+	}
+	if c.env.Secrets == nil {
+		return nil, abi.Errorf(abi.ErrUnavailable, "secret_get: this host has no secret store")
+	}
+	v, err := c.env.Secrets.Get(r.Name)
+	if errors.Is(err, ErrNoSecret) {
+		return nil, abi.Errorf(abi.ErrNotFound, "secret_get: no secret %q", r.Name)
+	}
+	if err != nil {
+		return nil, abi.Errorf(abi.ErrInternal, "secret_get %q: %v", r.Name, err)
+	}
+	c.respBuf = abi.AppendBytes(abi.AppendText(abi.AppendMap(c.respBuf[:0], 1), "value"), v)
+	clear(v)
+	return c.respBuf, nil
 }

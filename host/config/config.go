@@ -32,8 +32,11 @@ type Config struct {
 	// CacheDir holds compiled machine code of components, keyed by module
 	// hash, so a restart does not recompile; default <data_dir>/cache. On a
 	// device it may live on a different partition than the state.
-	CacheDir  string    `toml:"cache_dir"`
-	Lifecycle Lifecycle `toml:"lifecycle"`
+	CacheDir string `toml:"cache_dir"`
+	// SecretKeyFile is the device key that encrypts secrets at rest,
+	// created (mode 0600) at first start; default <data_dir>/secret.key.
+	SecretKeyFile string    `toml:"secret_key_file"`
+	Lifecycle     Lifecycle `toml:"lifecycle"`
 	// Limits are the host-wide defaults for component limits; a
 	// component's manifest may set its own.
 	Limits     limits.Limits  `toml:"limits"`
@@ -80,10 +83,11 @@ var maxConfigSize int64 = 1 << 20
 // defaults, no components, paths relative to the current directory.
 func Default() *Config {
 	return &Config{
-		DataDir:     "var/moss",
-		LogLevel:    LevelInfo,
-		AdminSocket: filepath.Join("var/moss", adminSocketName),
-		CacheDir:    filepath.Join("var/moss", "cache"),
+		DataDir:       "var/moss",
+		LogLevel:      LevelInfo,
+		AdminSocket:   filepath.Join("var/moss", adminSocketName),
+		CacheDir:      filepath.Join("var/moss", "cache"),
+		SecretKeyFile: filepath.Join("var/moss", "secret.key"),
 		Lifecycle: Lifecycle{
 			RestartBackoff:    limits.Duration{Duration: 500 * time.Millisecond},
 			MaxRestartBackoff: limits.Duration{Duration: 30 * time.Second},
@@ -119,7 +123,7 @@ func Load(file string) (*Config, error) {
 func Parse(name string, data []byte, baseDir string) (*Config, error) {
 	c := Default()
 	// Their defaults depend on data_dir, known only after decoding.
-	c.AdminSocket, c.CacheDir = "", ""
+	c.AdminSocket, c.CacheDir, c.SecretKeyFile = "", "", ""
 	doc := tomlx.Decode(name, data, c)
 	if doc.OK() {
 		c.validate(doc)
@@ -132,6 +136,11 @@ func Parse(name string, data []byte, baseDir string) (*Config, error) {
 		c.CacheDir = filepath.Join(c.DataDir, "cache")
 	} else {
 		c.CacheDir = resolve(baseDir, c.CacheDir)
+	}
+	if c.SecretKeyFile == "" {
+		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
+	} else {
+		c.SecretKeyFile = resolve(baseDir, c.SecretKeyFile)
 	}
 	if c.AdminSocket == "" {
 		c.AdminSocket = filepath.Join(c.DataDir, adminSocketName)

@@ -1,7 +1,12 @@
 package daemon
 
 import (
+	"errors"
+
 	"fmt"
+
+	"github.com/moss-edge/moss/host/component"
+	"github.com/moss-edge/moss/host/secret"
 
 	"github.com/moss-edge/moss/host/admin"
 	"github.com/moss-edge/moss/host/bus"
@@ -61,3 +66,26 @@ func (d *Daemon) Subscribe(filter string, fn func(topic string, payload []byte))
 type funcSubscriber func(topic string, payload []byte)
 
 func (f *funcSubscriber) Deliver(_ uint32, m *bus.Message) { (*f)(m.Topic, m.Payload) }
+
+// SetSecret implements admin.Backend.
+func (d *Daemon) SetSecret(name string, value []byte) error {
+	if err := d.secrets.Set(name, value); err != nil {
+		return err
+	}
+	d.log.Info("secret set", "name", name) // the name only, never the value
+	return nil
+}
+
+// SecretNames implements admin.Backend.
+func (d *Daemon) SecretNames() ([]string, error) { return d.secrets.Names() }
+
+// secretsView is the secret store as components see it.
+type secretsView struct{ s *secret.Store }
+
+func (v secretsView) Get(name string) ([]byte, error) {
+	b, err := v.s.Get(name)
+	if errors.Is(err, secret.ErrNotFound) {
+		return nil, component.ErrNoSecret
+	}
+	return b, err
+}

@@ -27,6 +27,8 @@ import (
 	"github.com/moss-edge/moss/host/conftree"
 	"github.com/moss-edge/moss/host/logs"
 	"github.com/moss-edge/moss/host/manifest"
+	"github.com/moss-edge/moss/host/secret"
+	"github.com/moss-edge/moss/host/store"
 	"github.com/moss-edge/moss/host/wasm"
 )
 
@@ -47,6 +49,7 @@ type Daemon struct {
 
 	started time.Time
 	ready   chan struct{}
+	secrets *secret.Store // set by Run before the admin socket serves
 
 	mu    sync.Mutex
 	comps []*component.Component // dependency order
@@ -112,6 +115,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	db, err := store.Open(filepath.Join(d.cfg.DataDir, "moss.db"))
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer db.Close()
+	if d.secrets, err = secret.Open(db, d.cfg.SecretKeyFile); err != nil {
+		srv.Close()
+		return err
+	}
 	adminErr := make(chan error, 1)
 	actx, stopAdmin := context.WithCancel(context.Background())
 	go func() { adminErr <- srv.Serve(actx) }()
@@ -131,7 +144,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	env := component.Env{
 		Engine: engine, Bus: d.bus, Codec: d.codec, Logger: d.log, Restart: restart,
-		Output: func(l *slog.Logger, level slog.Level) io.WriteCloser { return logs.LineWriter(l, level) },
+		Secrets: secretsView{d.secrets},
+		Output:  func(l *slog.Logger, level slog.Level) io.WriteCloser { return logs.LineWriter(l, level) },
 	}
 	defer d.stopAll()
 	for _, s := range specs {

@@ -451,3 +451,76 @@ func TestSecondHostRefused(t *testing.T) {
 		t.Fatalf("first host no longer answers: %v", err)
 	}
 }
+
+// TestSecrets: a secret set through the admin socket (what `moss secret set`
+// uses) reaches a component granted it, is refused to one not granted, and
+// its value appears in no log line and not in the database file.
+func TestSecrets(t *testing.T) {
+	dir := t.TempDir()
+	root := testwasm.Root(t)
+	manifest, err := os.ReadFile(filepath.Join(root, "host/daemon/testdata/secretreader.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := install(t, dir, "secretreader", testwasm.GoPath(t, filepath.Join(root, "host/daemon/testdata/secretreader")), string(manifest))
+	data := filepath.Join(dir, "data")
+	h := startHost(t, fmt.Sprintf("data_dir = %q\ncache_dir = %q\n[[components]]\nmanifest = %q\n", data, testwasm.CompileCacheDir(t), c))
+	const value = "correct-horse-battery-staple"
+	ctx := context.Background()
+	if err := h.client.SetSecret(ctx, "db-password", []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.client.SetSecret(ctx, "root-password", []byte("other-"+value)); err != nil {
+		t.Fatal(err)
+	}
+	out := subscribe(t, h, "secret/out")
+	denied := subscribe(t, h, "secret/denied")
+	h.client.Publish(ctx, "secret/read", nil)
+	msgs := append(out.waitFor(t, "the secret", func(m []string) bool { return len(m) >= 1 }),
+		denied.waitFor(t, "the denial", func(m []string) bool { return len(m) >= 1 })...)
+	if msgs[0] != "secret/out "+value {
+		t.Fatalf("component read %q", msgs[0])
+	}
+	if !strings.HasPrefix(msgs[1], "secret/denied ") || !strings.Contains(msgs[1], "access denied") || strings.Contains(msgs[1], value) {
+		t.Fatalf("ungranted secret: %q", msgs[1])
+	}
+	if names, err := h.client.SecretNames(ctx); err != nil || strings.Join(names, ",") != "db-password,root-password" {
+		t.Fatalf("names: %v %v", names, err)
+	}
+	h.stop(t)
+	for _, r := range h.logs.Tail("", -1) {
+		if strings.Contains(r.String(), value) {
+			t.Fatalf("a log line carries the secret: %s", r)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "moss.db"))
+	if err != nil || bytes.Contains(raw, []byte(value)) {
+		t.Fatalf("database holds the secret in plaintext (or is missing: %v)", err)
+	}
+	if fi, err := os.Stat(filepath.Join(data, "secret.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret key file: %v", err)
+	}
+}
+
+// TestReadableSecretKeyRefused: the host does not start with a secret key
+// others can read, and says how to fix it.
+func TestReadableSecretKeyRefused(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "secret.key")
+	os.WriteFile(key, bytes.Repeat([]byte{1}, 32), 0o644)
+	os.Chmod(key, 0o644)
+	cfgFile := filepath.Join(dir, "moss.toml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir = %q\nsecret_key_file = %q\n", filepath.Join(dir, "data"), key)), 0o644)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := New(cfg, slog.New(slog.DiscardHandler), nil)
+	err = d.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "chmod 600 "+key) {
+		t.Fatalf("Run = %v", err)
+	}
+	if _, err := os.Stat(cfg.AdminSocket); !os.IsNotExist(err) {
+		t.Fatalf("admin socket left behind: %v", err)
+	}
+}

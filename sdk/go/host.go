@@ -23,6 +23,7 @@ const (
 	fnTimerStart
 	fnTimerStop
 	fnReportState
+	fnSecretGet
 )
 
 func (f hostFunc) String() string { return abi.HostFunctions[f] }

@@ -37,6 +37,8 @@ func hostTimerStop(req, resp []byte) int32 { return host.call(fnTimerStop, req, 
 
 func hostReportState(req, resp []byte) int32 { return host.call(fnReportState, req, resp) }
 
+func hostSecretGet(req, resp []byte) int32 { return host.call(fnSecretGet, req, resp) }
+
 var notInHostError = func() []byte {
 	b := abi.AppendMap(nil, 2)
 	b = abi.AppendUint(abi.AppendText(b, "code"), uint64(abi.ErrUnsupported))

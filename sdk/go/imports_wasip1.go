@@ -67,6 +67,11 @@ func wasmReportState(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
 
 func hostReportState(req, resp []byte) int32 { return wasmReportState(args(req, resp)) }
 
+//go:wasmimport moss secret_get
+func wasmSecretGet(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostSecretGet(req, resp []byte) int32 { return wasmSecretGet(args(req, resp)) }
+
 //go:wasmimport moss response
 func wasmResponse(buf *byte, bufCap uint32) int32
 

@@ -152,7 +152,7 @@ func TestHostFuncTable(t *testing.T) {
 			t.Fatalf("hostFunc %d is response, which has its own import", fn)
 		}
 	}
-	if int(fnReportState)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
+	if int(fnSecretGet)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
 		t.Fatalf("hostFunc constants do not cover abi.HostFunctions %q", abi.HostFunctions)
 	}
 	for fn, want := range map[hostFunc]string{

@@ -22,7 +22,7 @@ func (nopHandler) HostCall(wasm.Func, []byte) ([]byte, error) { return nil, nil 
 type engineResult struct {
 	def, noT       []float64
 	allocDef, allo int64
-	memory         uint32 // guest linear memory after the runs, bytes (runGoDeliver)
+	memory         uint32 // guest linear memory after its start event, bytes (runGoDeliver)
 }
 
 // message256 is a batch holding one 256-byte message event, as the
@@ -159,7 +159,8 @@ func runGoDeliver(sink guest, runs int, progress func(string)) (*engineResult, e
 		}
 		insts[i] = inst
 	}
-	res := &engineResult{}
+	res := &engineResult{memory: insts[0].MemorySize()}
+	progress(fmt.Sprintf("sink Go guest: linear memory after start %s", fmtBytes(float64(res.memory))))
 	for run := range runs {
 		for i, inst := range insts {
 			var failed error
@@ -188,6 +189,5 @@ func runGoDeliver(sink guest, runs int, progress func(string)) (*engineResult, e
 			progress(fmt.Sprintf("sink Go guest, batch of %d, %s run %d/%d: %s/msg", goBatch, name, run+1, runs, fmtNs(ns)))
 		}
 	}
-	res.memory = insts[0].MemorySize()
 	return res, nil
 }

@@ -248,7 +248,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		per := (median(rss10) - median(rss0)) / 10
 		mem := ""
 		if sinkMemory > 0 {
-			mem = fmt.Sprintf(" (the sink's linear memory after start and %d-event batches: %s)", goBatch, fmtBytes(float64(sinkMemory)))
+			mem = fmt.Sprintf(" (the sink's linear memory after its start event: %s)", fmtBytes(float64(sinkMemory)))
 		}
 		rows = append(rows,
 			row{figure: "RSS of `moss run`, 0 components", value: fmtBytes(median(rss0)),

@@ -151,7 +151,14 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 				res.incomplete++
 			}
 		}
-		progress(fmt.Sprintf("pub/sub 1->%d %s: %d msgs in %v, %s deliveries/s, dropped %d", nsinks, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost))
+		scenario := fmt.Sprintf("pub/sub 1->%d", nsinks)
+		switch {
+		case nsinks == 0:
+			scenario = "pub alone"
+		case pub == nil:
+			scenario = "sink alone"
+		}
+		progress(fmt.Sprintf("%s %s: %d msgs in %v, %s deliveries/s, dropped %d", scenario, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost))
 	}
 	return res, nil
 }

@@ -31,6 +31,27 @@ type fakeHost struct {
 	comps     []admin.ComponentInfo
 	published []string
 	subs      map[*func(string, []byte)]string
+	secrets   map[string]string
+}
+
+func (h *fakeHost) SetSecret(name string, value []byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.secrets == nil {
+		h.secrets = map[string]string{}
+	}
+	h.secrets[name] = string(value)
+	return nil
+}
+
+func (h *fakeHost) SecretNames() ([]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var names []string
+	for n := range h.secrets {
+		names = append(names, n)
+	}
+	return names, nil
 }
 
 func (h *fakeHost) Components() []admin.ComponentInfo {
@@ -420,5 +441,31 @@ func TestVersion(t *testing.T) {
 	}
 	if v := mustMoss(t, "", "--version"); v != out {
 		t.Errorf("moss --version = %q, moss version = %q", v, out)
+	}
+}
+
+func TestSecretSetReadsStdinAndNeverPrints(t *testing.T) {
+	h := &fakeHost{}
+	sock := startHost(t, h, nil)
+	r := moss(context.Background(), "hunter2\n", "--socket", sock, "secret", "set", "db-password")
+	if r.code != 0 || strings.Contains(r.stdout+r.stderr, "hunter2") {
+		t.Fatalf("secret set: %+v", r)
+	}
+	h.mu.Lock()
+	got := h.secrets["db-password"]
+	h.mu.Unlock()
+	if got != "hunter2" {
+		t.Fatalf("host got %q (one trailing newline should be removed)", got)
+	}
+	if out := mustMoss(t, "", "--socket", sock, "secret", "list"); out != "db-password\n" {
+		t.Fatalf("secret list = %q", out)
+	}
+	// No value on stdin: a clear error, nothing stored.
+	if r := moss(context.Background(), "", "--socket", sock, "secret", "set", "empty"); r.code == 0 || !strings.Contains(r.stderr, "no value on stdin") {
+		t.Fatalf("empty stdin: %+v", r)
+	}
+	// The value is never an argument.
+	if r := moss(context.Background(), "", "--socket", sock, "secret", "set", "x", "value"); r.code == 0 {
+		t.Fatal("secret set accepted the value as an argument")
 	}
 }

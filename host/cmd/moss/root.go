@@ -129,6 +129,7 @@ directory.`,
 		newPubCmd(g),
 		newSubCmd(g),
 		newLogsCmd(g),
+		newSecretCmd(g),
 		newVersionCmd(g),
 	)
 	return root
