@@ -109,10 +109,10 @@ func (r Restart) withDefaults() Restart {
 
 // Env is what a component needs from its host.
 type Env struct {
-	Engine  *wasm.Engine
-	Bus     *bus.Bus
-	Codec   *abi.Codec
-	Logger  *slog.Logger // the component's logger ("component" attribute set by New)
+	Engine *wasm.Engine
+	Bus    *bus.Bus
+	Codec  *abi.Codec
+	Logger *slog.Logger // the component's logger ("component" attribute set by New)
 	// Secrets serves secret_get; nil makes it fail with E_UNAVAILABLE.
 	Secrets Secrets
 	Restart Restart
