@@ -77,6 +77,7 @@ type Spec struct {
 	Limits  limits.Limits // resolved: no zero fields
 	Config  map[string]any
 	Policy  *authz.Policy
+	Caps    wasm.Capabilities // WASI grants
 }
 
 // Restart says how a component comes back after errors.
@@ -402,6 +403,7 @@ func (c *Component) runInstance() error {
 		Stdout:      c.guest.output(c, slog.LevelInfo, "stdout"),
 		Stderr:      c.guest.output(c, slog.LevelWarn, "stderr"),
 		Handler:     c,
+		Caps:        c.spec.Caps,
 	})
 	if err != nil {
 		return err

@@ -256,6 +256,10 @@ func (d *Daemon) spec(ctx context.Context, engine *wasm.Engine, m *manifest.Mani
 	if m.Wasm.SHA256 == "" {
 		d.log.Warn("manifest has no sha256: module integrity not checked", "component", m.Name, "wasm", m.WasmFile())
 	}
+	caps, err := capabilities(m)
+	if err != nil {
+		return component.Spec{}, fmt.Errorf("component %s: %w", m.Name, err)
+	}
 	t := time.Now()
 	mod, err := engine.Compile(ctx, m.Name, code)
 	if err != nil {
@@ -264,6 +268,29 @@ func (d *Daemon) spec(ctx context.Context, engine *wasm.Engine, m *manifest.Mani
 	d.log.Debug("compiled", "component", m.Name, "bytes", len(code), "took", time.Since(t))
 	return component.Spec{
 		Name: m.Name, Version: m.Version, Module: mod, Limits: lim,
-		Config: conftree.Merge(m.Config, override), Policy: policy,
+		Config: conftree.Merge(m.Config, override), Policy: policy, Caps: caps,
 	}, nil
+}
+
+// capabilities resolves a manifest's WASI grants: directories must exist,
+// and environment variables take their values now, at load.
+func capabilities(m *manifest.Manifest) (wasm.Capabilities, error) {
+	caps := wasm.Capabilities{Clock: m.WASI.Clock, Random: m.WASI.Random}
+	for _, d := range m.WASI.Dirs {
+		host := m.HostDir(d)
+		fi, err := os.Stat(host)
+		if err != nil {
+			return caps, fmt.Errorf("wasi dir %s: %w", host, err)
+		}
+		if !fi.IsDir() {
+			return caps, fmt.Errorf("wasi dir %s: not a directory", host)
+		}
+		caps.Dirs = append(caps.Dirs, wasm.DirMount{Host: host, Guest: d.Guest})
+	}
+	for _, name := range m.WASI.Env {
+		if v, ok := os.LookupEnv(name); ok {
+			caps.Env = append(caps.Env, [2]string{name, v})
+		}
+	}
+	return caps, nil
 }

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/moss-edge/moss/host/admin"
+	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/component"
 	"github.com/moss-edge/moss/host/config"
 	"github.com/moss-edge/moss/host/logs"
@@ -71,9 +72,14 @@ type host struct {
 	cancel   context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
+	early    *sub
 }
 
-func startHost(t *testing.T, cfgText string) *host {
+func startHost(t *testing.T, cfgText string) *host { return startHostWith(t, cfgText, "") }
+
+// startHostWith starts a host; when early is a filter, h.early collects the
+// messages matching it from before the components start.
+func startHostWith(t *testing.T, cfgText, early string) *host {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "moss.toml")
@@ -93,6 +99,12 @@ func startHost(t *testing.T, cfgText string) *host {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &host{d: d, client: &admin.Client{Path: cfg.AdminSocket}, logs: buf, cancel: cancel, done: make(chan error, 1)}
+	if early != "" {
+		h.early = &sub{ch: make(chan struct{}, 1024)}
+		if err := d.Bus().Subscribe(early, h.early, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	go func() { h.done <- d.Run(ctx) }()
 	select {
 	case <-d.Ready():
@@ -155,6 +167,17 @@ func subscribe(t *testing.T, h *host, filter string) *sub {
 		time.Sleep(time.Millisecond)
 	}
 	return s
+}
+
+// Deliver makes a sub a bus subscriber.
+func (s *sub) Deliver(_ uint32, m *bus.Message) {
+	s.mu.Lock()
+	s.msgs = append(s.msgs, m.Topic+" "+string(m.Payload))
+	s.mu.Unlock()
+	select {
+	case s.ch <- struct{}{}:
+	default:
+	}
 }
 
 // waitFor waits until cond holds for the messages seen so far.
@@ -522,5 +545,46 @@ func TestReadableSecretKeyRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.AdminSocket); !os.IsNotExist(err) {
 		t.Fatalf("admin socket left behind: %v", err)
+	}
+}
+
+// TestWASIGrants: what a manifest grants under [wasi], and nothing more.
+func TestWASIGrants(t *testing.T) {
+	dir := t.TempDir()
+	root := testwasm.Root(t)
+	data := filepath.Join(dir, "shared")
+	os.MkdirAll(data, 0o755)
+	os.WriteFile(filepath.Join(data, "hello.txt"), []byte("hi from the host"), 0o644)
+	t.Setenv("MOSS_TEST_GRANTED", "yes")
+	t.Setenv("MOSS_TEST_HIDDEN", "should not be seen")
+	grants := fmt.Sprintf(`[wasi]
+env = ["MOSS_TEST_GRANTED"]
+clock = false
+[[wasi.dirs]]
+host = %q
+guest = "/data"
+[[access]]
+operations = ["pubsub.publish"]
+resources = ["wasi/result"]
+`, data)
+	probe := install(t, dir, "wasiprobe", testwasm.GoPath(t, filepath.Join(root, "host/daemon/testdata/wasiprobe")), grants)
+	cfg := fmt.Sprintf("data_dir = %q\ncache_dir = %q\n[[components]]\nmanifest = %q\n",
+		filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), probe)
+	// The probe reports once, from its start handler: catch it with a bus
+	// subscription made before Run starts components.
+	h := startHostWith(t, cfg, "wasi/result")
+	msgs := h.early.waitFor(t, "the probe's report", func(m []string) bool { return len(m) >= 1 })
+	var res map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(msgs[0], "wasi/result ")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res["file"] != "hi from the host" || res["write"] != nil || res["granted"] != "yes" || res["hidden"] != "" {
+		t.Fatalf("grants not as configured: %v", res)
+	}
+	if res["year"].(float64) >= 2026 {
+		t.Fatalf("clock = false still gave the real clock (year %v)", res["year"])
+	}
+	if _, err := os.Stat(filepath.Join(data, "written.txt")); err == nil {
+		t.Fatal("a read-only mount was written")
 	}
 }

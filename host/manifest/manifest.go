@@ -27,6 +27,7 @@ import (
 	"maps"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 
 	"github.com/Masterminds/semver/v3"
@@ -50,6 +51,9 @@ type Manifest struct {
 	Config       map[string]any        `toml:"config"`
 	Access       []authz.Grant         `toml:"access"`
 	Dependencies map[string]Dependency `toml:"dependencies"` // by component name
+	// WASI is what the component may reach through WASI besides its own
+	// memory: nothing but clocks and randomness unless granted here.
+	WASI WASI `toml:"wasi"`
 	// Dir is the absolute directory of the manifest file, set by Load; the
 	// Wasm path is relative to it. Parse leaves it empty (the current
 	// directory).
@@ -60,6 +64,28 @@ type Manifest struct {
 type Wasm struct {
 	Path   string `toml:"path"`   // slash-separated, relative to Manifest.Dir
 	SHA256 string `toml:"sha256"` // 64 lowercase hex digits, or empty
+}
+
+// WASI lists the WASI capabilities a component is granted. Sockets are never
+// granted; files only read-only, and only the directories listed.
+type WASI struct {
+	// Dirs are host directories mounted read-only in the guest.
+	Dirs []Mount `toml:"dirs"`
+	// Env names host environment variables the guest may read (their
+	// values at the component's start); no others are visible.
+	Env []string `toml:"env"`
+	// Clock gives the real wall and monotonic clocks (default true); false
+	// leaves WASI's deterministic fake clock, for reproducible components.
+	Clock bool `toml:"clock"`
+	// Random gives crypto-quality random bytes (default true); false
+	// leaves a deterministic source.
+	Random bool `toml:"random"`
+}
+
+// Mount is a host directory mounted read-only in the guest.
+type Mount struct {
+	Host  string `toml:"host"`  // absolute, or relative to the manifest's directory
+	Guest string `toml:"guest"` // absolute path inside the guest, e.g. "/data"
 }
 
 // Dependency types.
@@ -104,7 +130,10 @@ func Load(file string) (*Manifest, error) {
 // Parse decodes and validates a manifest. name is the file name used in error
 // messages.
 func Parse(name string, data []byte) (*Manifest, error) {
-	var m Manifest
+	// Every language runtime reads the clock and seeds itself from random
+	// bytes, and neither reveals anything of the host: granted unless the
+	// manifest says otherwise (see docs/RATIONALE.md).
+	m := Manifest{WASI: WASI{Clock: true, Random: true}}
 	doc := tomlx.Decode(name, data, &m)
 	if doc.OK() {
 		m.validate(doc)
@@ -199,6 +228,7 @@ func (m *Manifest) validate(doc *tomlx.Doc) {
 
 	m.validateLimits(doc)
 	m.validateAccess(doc)
+	m.validateWASI(doc)
 
 	for _, name := range slices.Sorted(maps.Keys(m.Dependencies)) {
 		p := tomlx.Path{"dependencies", name}
@@ -228,6 +258,43 @@ func (m *Manifest) validate(doc *tomlx.Doc) {
 	}
 }
 
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validateWASI checks the grants: guest paths absolute and distinct, host
+// paths non-empty, environment variable names well formed.
+func (m *Manifest) validateWASI(doc *tomlx.Doc) {
+	guests := map[string]bool{}
+	for i, d := range m.WASI.Dirs {
+		p := tomlx.Path{"wasi", "dirs", i}
+		if doc.Failed(p) {
+			continue
+		}
+		if d.Host == "" {
+			doc.Errorf(p, "wasi.dirs[%d]: host is required (the directory to mount read-only)", i)
+		}
+		if !path.IsAbs(d.Guest) || path.Clean(d.Guest) != d.Guest || d.Guest == "/" {
+			doc.Errorf(p, "wasi.dirs[%d]: guest %q must be a clean absolute path other than /, such as \"/data\"", i, d.Guest)
+		} else if guests[d.Guest] {
+			doc.Errorf(p, "wasi.dirs[%d]: guest path %q mounted twice", i, d.Guest)
+		}
+		guests[d.Guest] = true
+	}
+	for i, e := range m.WASI.Env {
+		if !envName.MatchString(e) {
+			doc.Errorf(tomlx.Path{"wasi", "env", i}, "wasi.env: %q is not an environment variable name", e)
+		}
+	}
+}
+
+// HostDir returns a mount's host directory, resolved against the manifest's
+// directory.
+func (m *Manifest) HostDir(mt Mount) string {
+	if filepath.IsAbs(mt.Host) {
+		return filepath.Clean(mt.Host)
+	}
+	return filepath.Join(m.Dir, filepath.FromSlash(mt.Host))
+}
+
 // validateLimits checks the limits the file sets. A key set to 0 is an error
 // rather than "use the default": leaving the key out says that.
 func (m *Manifest) validateLimits(doc *tomlx.Doc) {
@@ -241,6 +308,7 @@ func (m *Manifest) validateLimits(doc *tomlx.Doc) {
 		{"mailbox", func() { set.Mailbox = m.Limits.Mailbox }},
 		{"max_message", func() { set.MaxMessage = m.Limits.MaxMessage }},
 		{"max_subscriptions", func() { set.MaxSubscriptions = m.Limits.MaxSubscriptions }},
+		{"publish_rate", func() { set.PublishRate = m.Limits.PublishRate }},
 	}
 	for _, f := range fields {
 		if p := (tomlx.Path{"limits", f.key}); doc.Has(p) && !doc.Failed(p) {

@@ -41,7 +41,21 @@ type InstanceConfig struct {
 	Stdout      io.Writer     // guest stdout/stderr; nil discards
 	Stderr      io.Writer
 	Handler     Handler
+	Caps        Capabilities
 }
+
+// Capabilities are what WASI gives a guest beyond its memory and stdout/
+// stderr. The zero value grants nothing: no files, no environment, and
+// wazero's deterministic clock and random source. Sockets are never given.
+type Capabilities struct {
+	Clock  bool        // the host's wall and monotonic clocks, and real sleeps
+	Random bool        // crypto/rand bytes
+	Env    [][2]string // name, value
+	Dirs   []DirMount  // read-only
+}
+
+// DirMount mounts a host directory read-only in the guest.
+type DirMount struct{ Host, Guest string }
 
 // Errors a call into a guest can end with. After any error from Deliver the
 // instance is closed and must be replaced.
@@ -126,12 +140,24 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 	mc := wazero.NewModuleConfig().
 		WithName(modName).
 		WithStartFunctions(abi.ExportInitialize).
-		WithSysWalltime().
-		WithSysNanotime().
-		WithNanosleep(interruptibleSleep).
-		WithRandSource(rand.Reader).
 		WithStdout(stdout).
 		WithStderr(stderr)
+	if cfg.Caps.Clock {
+		mc = mc.WithSysWalltime().WithSysNanotime().WithNanosleep(interruptibleSleep)
+	}
+	if cfg.Caps.Random {
+		mc = mc.WithRandSource(rand.Reader)
+	}
+	for _, kv := range cfg.Caps.Env {
+		mc = mc.WithEnv(kv[0], kv[1])
+	}
+	if len(cfg.Caps.Dirs) > 0 {
+		fs := wazero.NewFSConfig()
+		for _, d := range cfg.Caps.Dirs {
+			fs = fs.WithReadOnlyDirMount(d.Host, d.Guest)
+		}
+		mc = mc.WithFSConfig(fs)
+	}
 
 	i.alloc = &cappedAllocator{limit: cfg.MemoryLimit}
 	initDeadline := max(cfg.Deadline, minInitDeadline)
