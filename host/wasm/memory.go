@@ -42,9 +42,10 @@ func (m *cappedMemory) Reallocate(size uint64) []byte {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	// Grow geometrically (language runtimes grow a page or a few at a time)
-	// but never reserve beyond the limit.
-	c := min(max(size, 2*uint64(cap(m.buf))), m.limit)
+	// Reserve an eighth more than asked, not double: capacity the guest
+	// never touches is still host heap held for the life of the instance.
+	// Growth is rare after a runtime's start, so the extra copies are few.
+	c := min(size+size/8, m.limit)
 	nb := make([]byte, size, c)
 	copy(nb, m.buf)
 	m.buf = nb
