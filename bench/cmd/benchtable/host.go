@@ -105,6 +105,13 @@ func (h *inProcessHost) waitReady(timeout time.Duration) error {
 	}
 }
 
+// failed reports whether the host or a component logged an error (a
+// guest's failed publish, a crash): a run that would otherwise wait for
+// messages that never come.
+func (h *inProcessHost) failed() bool {
+	return strings.Contains(h.log.String(), "level=ERROR")
+}
+
 // stop stops the host and waits for Run to return.
 func (h *inProcessHost) stop() error {
 	if h.cancel == nil {

@@ -207,8 +207,8 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		rows = append(rows, row{
 			figure: "  publishing half alone: pub Go guest, no subscriber",
 			value:  fmt.Sprintf("%s msg/s (%s/msg)", fmtRate(median(r.rates)), fmtNs(median(r.nsPer))),
-			notes: fmt.Sprintf("%d msgs per run, bursts of 1000; timed bench/go -> bench/sent; guest encode + host call + decode + authz + bus; host CPU %.2f cores; spread %s",
-				count, median(r.cpu), spread(r.rates)),
+			notes: fmt.Sprintf("%d msgs per run, bursts of 1000; timed bench/go -> bench/sent; guest encode + host call + decode + authz + rate limit + bus; host CPU %.2f cores (whole machine %.2f); spread %s",
+				count, median(r.cpu), median(r.machineCPU), spread(r.rates)),
 		})
 		// The harness cannot be slowed down, so it publishes no more
 		// than the sink's mailbox holds.
@@ -220,8 +220,8 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		rows = append(rows, row{
 			figure: "  receiving half alone: host publishes from Go, sink Go guest",
 			value:  fmt.Sprintf("%s msg/s (%s/msg)", fmtRate(median(r.rates)), fmtNs(median(r.nsPer))),
-			notes: fmt.Sprintf("%d msgs per run (fewer than the mailbox holds) published by the harness with bus.Publish; timed first publish -> bench/done; mailbox -> batch of up to 64 events -> Go guest decode + dispatch; %s; host CPU %.2f cores; spread %s",
-				c, dropNote(r), median(r.cpu), spread(r.rates)),
+			notes: fmt.Sprintf("%d msgs per run (fewer than the mailbox holds) published by the harness with bus.Publish; timed first publish -> bench/done; mailbox -> batch of up to 64 events -> Go guest decode + dispatch; %s; host CPU %.2f cores (whole machine %.2f); spread %s",
+				c, dropNote(r), median(r.cpu), median(r.machineCPU), spread(r.rates)),
 		})
 	}
 
@@ -283,8 +283,8 @@ func pubsubRow(r *pubsubResult) row {
 	return row{
 		figure: fig,
 		value:  fmt.Sprintf("%s %s (%s/%s)", fmtRate(rate), what, fmtNs(ns), per),
-		notes: fmt.Sprintf("%d msgs per run published in bursts of 1000 per call; timed bench/go -> last bench/done; %s (sink mailbox %d); host CPU %.2f cores busy; spread %s",
-			r.count, drop, r.mailbox, median(r.cpu), spread(r.rates)),
+		notes: fmt.Sprintf("%d msgs per run published in bursts of 1000 per call; timed bench/go -> last bench/done; %s (sink mailbox %d); host CPU %.2f cores busy (whole machine %.2f); spread %s",
+			r.count, drop, r.mailbox, median(r.cpu), median(r.machineCPU), spread(r.rates)),
 	}
 }
 

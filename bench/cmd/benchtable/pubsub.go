@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +20,7 @@ type pubsubResult struct {
 	rates      []float64 // deliveries per second, one per measured run
 	nsPer      []float64 // ns per delivery
 	cpu        []float64 // host process CPU time / wall time, per run
+	machineCPU []float64 // CPU time of every process on the machine / wall time
 	dropped    uint64    // over all measured runs and sinks
 	incomplete int       // runs in which some sink lost messages
 	mailbox    int       // the sinks' mailbox capacity
@@ -109,6 +112,7 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 		}
 		var ru0 syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		sys0 := machineBusy()
 		var runBuf [4]byte
 		binary.LittleEndian.PutUint32(runBuf[:], uint32(run))
 		start := time.Now()
@@ -130,12 +134,13 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 			}
 			sentCh <- stamp{uint32(run), time.Now()}
 		}
-		end, lost, err := waitRun(uint32(run), nsinks, doneCh, sentCh, sinks, dropBefore)
+		end, lost, err := waitRun(uint32(run), nsinks, doneCh, sentCh, sinks, dropBefore, h.failed)
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w\n%s", run, err, h.log.String())
 		}
 		var ru1 syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		sys1 := machineBusy()
 		elapsed := end.Sub(start)
 		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 		deliveries := float64(count*max(nsinks, 1)) - float64(lost)
@@ -146,6 +151,7 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 			res.rates = append(res.rates, rate)
 			res.nsPer = append(res.nsPer, float64(elapsed.Nanoseconds())/deliveries)
 			res.cpu = append(res.cpu, cpu.Seconds()/elapsed.Seconds())
+			res.machineCPU = append(res.machineCPU, (sys1-sys0).Seconds()/elapsed.Seconds())
 			res.dropped += lost
 			if lost > 0 {
 				res.incomplete++
@@ -158,17 +164,56 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 		case pub == nil:
 			scenario = "sink alone"
 		}
-		progress(fmt.Sprintf("%s %s: %d msgs in %v, %s deliveries/s, dropped %d", scenario, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost))
+		progress(fmt.Sprintf("%s %s: %d msgs in %v, %s deliveries/s, dropped %d, CPU %.2f cores (machine %.2f)",
+			scenario, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost,
+			cpu.Seconds()/elapsed.Seconds(), (sys1-sys0).Seconds()/elapsed.Seconds()))
+	}
+	if l := h.log.String(); l != "" {
+		progress("host warnings during pub/sub runs:\n" + truncate(l, 4000))
 	}
 	return res, nil
+}
+
+// machineBusy is the CPU time all processes on the machine have used since
+// boot (/proc/stat: everything but idle and iowait), so a run can tell its
+// own CPU use from other work on a shared machine. 0 if unreadable.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 8 { // guest and guest_nice are already in user and nice
+			break
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + fmt.Sprintf("... (%d more bytes)", len(s)-n)
 }
 
 // waitRun waits for every sink's bench/done of run and for pub's bench/sent,
 // and returns when the last sink finished. A sink that lost messages never
 // sends bench/done: once pub has sent everything and every mailbox is empty,
 // the run ends there, with the number lost.
-func waitRun(run uint32, nsinks int, doneCh, sentCh <-chan stamp, sinks []*component.Component, dropBefore uint64) (end time.Time, lost uint64, err error) {
-	timeout := time.After(2 * time.Minute)
+func waitRun(run uint32, nsinks int, doneCh, sentCh <-chan stamp, sinks []*component.Component, dropBefore uint64, failed func() bool) (end time.Time, lost uint64, err error) {
+	timeout := time.After(time.Minute)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	done, sent := 0, false
@@ -189,6 +234,9 @@ func waitRun(run uint32, nsinks int, doneCh, sentCh <-chan stamp, sinks []*compo
 				}
 			}
 		case <-tick.C:
+			if failed() {
+				return end, 0, fmt.Errorf("the host logged an error: %d of %d sinks done, sent=%v", done, nsinks, sent)
+			}
 			if !sent || done == nsinks {
 				continue
 			}
