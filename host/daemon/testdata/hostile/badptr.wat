@@ -13,8 +13,8 @@
 ;; first unexpected one: 1000 + 100*f + c for case c of host function f
 ;; (0 log, 1 publish, 2 subscribe, 3 unsubscribe, 4 config_get,
 ;; 5 config_update, 6 config_watch, 7 timer_start, 8 timer_stop,
-;; 9 report_state), or 2000 + c for case c of `response`; 1 if subscribing
-;; to hostile/in failed.
+;; 9 report_state, 10 secret_get), or 3000 + c for case c of `response`; 1
+;; if subscribing to hostile/in failed.
 (module
   (type $hostfn (func (param i32 i32 i32 i32) (result i32)))
   (import "moss" "log" (func $log (type $hostfn)))
@@ -27,11 +27,12 @@
   (import "moss" "timer_start" (func $timer_start (type $hostfn)))
   (import "moss" "timer_stop" (func $timer_stop (type $hostfn)))
   (import "moss" "report_state" (func $report_state (type $hostfn)))
+  (import "moss" "secret_get" (func $secret_get (type $hostfn)))
   (import "moss" "response" (func $response (param i32 i32) (result i32)))
   (memory (export "memory") 1) ;; 65536 bytes
-  (table 10 funcref)
+  (table 11 funcref)
   (elem (i32.const 0) $log $publish $subscribe $unsubscribe $config_get
-    $config_update $config_watch $timer_start $timer_stop $report_state)
+    $config_update $config_watch $timer_start $timer_stop $report_state $secret_get)
   ;; {"filter": "hostile/in"}: 19 bytes
   (data (i32.const 16) "\a1\66filter\6ahostile/in")
   (global $started (mut i32) (i32.const 0))
@@ -96,27 +97,27 @@
     (call $leaveError)
     ;; 1: the buffer beyond the end of memory
     (if (i32.ne (call $response (i32.const 70000) (i32.const 256)) (i32.const -1))
-      (then (return (i32.const 2001))))
+      (then (return (i32.const 3001))))
     ;; 2: a buffer running past the end of memory
     (if (i32.ne (call $response (i32.const 65530) (i32.const 100)) (i32.const -1))
-      (then (return (i32.const 2002))))
+      (then (return (i32.const 3002))))
     ;; 3: a buffer whose end wraps around 2^32 (cap above the error's length)
     (if (i32.ne (call $response (i32.const 0xfffffff0) (i32.const 0x100)) (i32.const -1))
-      (then (return (i32.const 2003))))
+      (then (return (i32.const 3003))))
     ;; 4: the error is still pending: fetched into a good buffer it is
     ;; {"code": 1, ...}, the code at offset 6 (a2 64 "code" 01)
     (local.set $n (call $response (i32.const 1024) (i32.const 256)))
     (if (i32.or (i32.le_s (local.get $n) (i32.const 0)) (i32.gt_s (local.get $n) (i32.const 256)))
-      (then (return (i32.const 2004))))
+      (then (return (i32.const 3004))))
     (if (i32.ne (i32.load8_u (i32.const 1030)) (i32.const 1))
-      (then (return (i32.const 2005))))
+      (then (return (i32.const 3005))))
     ;; 5: fetched, nothing is pending any more
     (if (i32.ne (call $response (i32.const 1024) (i32.const 256)) (i32.const -10))
-      (then (return (i32.const 2006))))
+      (then (return (i32.const 3006))))
     ;; 6: cap 2^32-1 from a good address: the range is outside memory
     (call $leaveError)
     (if (i32.ne (call $response (i32.const 0x10) (i32.const 0xffffffff)) (i32.const -1))
-      (then (return (i32.const 2007))))
+      (then (return (i32.const 3007))))
     (i32.const 0))
 
   (func $checkAll (result i32)
@@ -124,7 +125,7 @@
     (loop $each
       (if (local.tee $r (call $checkFunc (local.get $f))) (then (return (local.get $r))))
       (local.set $f (i32.add (local.get $f) (i32.const 1)))
-      (br_if $each (i32.lt_u (local.get $f) (i32.const 10))))
+      (br_if $each (i32.lt_u (local.get $f) (i32.const 11))))
     (call $checkResponse))
 
   (func (export "moss_abi_version") (result i32) (i32.const 1))
