@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -35,6 +36,10 @@ type Options struct {
 	CacheDir string
 	// Logger receives engine events (compilations, watchdog kills).
 	Logger *slog.Logger
+	// Interpreter forces wazero's interpreter. Without it the compiler is
+	// used where wazero has one (amd64, arm64) and the interpreter elsewhere
+	// (32-bit ARM, for one): far slower, but the same guarantees.
+	Interpreter bool
 	// NoTermination builds a runtime without wazero's termination checks.
 	// Guests then run faster but a guest stuck in a loop can no longer be
 	// stopped: only for benchmarks measuring that cost (docs/RATIONALE.md).
@@ -60,9 +65,16 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(!opts.NoTermination).
-		WithCoreFeatures(api.CoreFeaturesV2)
+	// NewRuntimeConfig picks the compiler where the platform has one and
+	// the interpreter elsewhere; NewRuntimeConfigCompiler would panic on
+	// 32-bit ARM, a common edge device.
+	rc := wazero.NewRuntimeConfig()
+	engineKind := "compiler"
+	if opts.Interpreter || !compilerPlatform() {
+		rc = wazero.NewRuntimeConfigInterpreter()
+		engineKind = "interpreter"
+	}
+	rc = rc.WithCloseOnContextDone(!opts.NoTermination).WithCoreFeatures(api.CoreFeaturesV2)
 	var cache wazero.CompilationCache
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
@@ -84,6 +96,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate host module: %w", err)
 	}
+	log.Debug("wasm engine", "kind", engineKind, "arch", runtime.GOARCH)
 	e := &Engine{rt: rt, cache: cache, log: log, compiled: make(map[[32]byte]*Module)}
 	e.dog = startWatchdog(log)
 	return e, nil
@@ -204,6 +217,12 @@ func validate(cm wazero.CompiledModule) (minPages uint32, err error) {
 		return 0, fmt.Errorf("not a valid component module: %w", errors.Join(problems...))
 	}
 	return minPages, nil
+}
+
+// compilerPlatform mirrors wazero's own check (internal, not exported): its
+// compiler targets amd64 and arm64.
+func compilerPlatform() bool {
+	return runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
 }
 
 func isHostFunc(name string) bool {

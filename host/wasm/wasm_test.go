@@ -266,3 +266,45 @@ func cacheFiles(t *testing.T, dir string) map[string]time.Time {
 	})
 	return m
 }
+
+// TestInterpreterContainment runs the containment cases on wazero's
+// interpreter, which is what 32-bit ARM devices get.
+func TestInterpreterContainment(t *testing.T) {
+	e, err := NewEngine(context.Background(), Options{Interpreter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	load := func(wat string, cfg InstanceConfig) *Instance {
+		m, err := e.Compile(context.Background(), wat, testwasm.WAT(t, filepath.Join("testdata", wat)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Name, cfg.Handler = wat, &recorder{}
+		if cfg.MemoryLimit == 0 {
+			cfg.MemoryLimit = 1 << 20
+		}
+		if cfg.Deadline == 0 {
+			cfg.Deadline = time.Second
+		}
+		inst, err := e.Instantiate(context.Background(), m, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { inst.Close(context.Background()) })
+		return inst
+	}
+	ev := batch(abi.Event{Kind: abi.EventTimer, ID: 1})
+	if err := load("spin.wat", InstanceConfig{Deadline: 50 * time.Millisecond}).Deliver(ev); !errors.Is(err, ErrDeadline) {
+		t.Errorf("spin: %v", err)
+	}
+	if err := load("badptr.wat", InstanceConfig{}).Deliver(ev); err != nil {
+		t.Errorf("badptr: %v", err)
+	}
+	if err := load("grow.wat", InstanceConfig{}).Deliver(ev); !errors.Is(err, ErrMemoryLimit) {
+		t.Errorf("grow: %v", err)
+	}
+	if err := load("trap.wat", InstanceConfig{}).Deliver(ev); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("trap: %v", err)
+	}
+}
