@@ -245,13 +245,14 @@ func (d *Daemon) spec(ctx context.Context, engine *wasm.Engine, m *manifest.Mani
 	if err := lim.Validate(); err != nil {
 		return component.Spec{}, fmt.Errorf("component %s: limits: %w", m.Name, err)
 	}
+	// Errors from the manifest and the engine already name the component.
 	policy, err := m.Policy()
 	if err != nil {
-		return component.Spec{}, fmt.Errorf("component %s: access: %w", m.Name, err)
+		return component.Spec{}, err
 	}
 	code, err := m.ReadWasm()
 	if err != nil {
-		return component.Spec{}, fmt.Errorf("component %s: %w", m.Name, err)
+		return component.Spec{}, err
 	}
 	if m.Wasm.SHA256 == "" {
 		d.log.Warn("manifest has no sha256: module integrity not checked", "component", m.Name, "wasm", m.WasmFile())
@@ -263,7 +264,11 @@ func (d *Daemon) spec(ctx context.Context, engine *wasm.Engine, m *manifest.Mani
 	t := time.Now()
 	mod, err := engine.Compile(ctx, m.Name, code)
 	if err != nil {
-		return component.Spec{}, fmt.Errorf("component %s: %w", m.Name, err)
+		return component.Spec{}, err
+	}
+	// Refused here rather than restarted into BROKEN: no restart helps.
+	if need := mod.MinMemory(); need > uint64(lim.Memory) {
+		return component.Spec{}, fmt.Errorf("component %s: module needs %d KiB of memory at start, its limits.memory is %d KiB", m.Name, need>>10, int64(lim.Memory)>>10)
 	}
 	d.log.Debug("compiled", "component", m.Name, "bytes", len(code), "took", time.Since(t))
 	return component.Spec{

@@ -84,6 +84,14 @@ func response(ctx context.Context, _ api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(-int32(abi.ErrNoResponse))
 		return
 	}
+	if capacity > 0 {
+		// The same check every host function makes of its response
+		// buffer: the whole range the guest offers must be memory.
+		if _, ok := i.mem.Read(ptr, capacity); !ok {
+			stack[0] = api.EncodeI32(-int32(abi.ErrMemory))
+			return
+		}
+	}
 	n := uint32(len(i.pending))
 	if n <= capacity {
 		if !i.mem.Write(ptr, i.pending) {

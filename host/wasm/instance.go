@@ -76,6 +76,7 @@ type Instance struct {
 	dog      *watchdog
 
 	ctx      context.Context
+	kill     context.CancelFunc // cancels ctx: how the watchdog stops a call
 	mod      api.Module
 	mem      api.Memory
 	onEvents api.Function
@@ -124,8 +125,16 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 		stack:    make([]uint64, 2),
 	}
 	// One context per instance for all calls: it carries the instance to
-	// the host functions without a per-call allocation.
-	i.ctx = context.WithValue(context.Background(), instanceKey{}, i)
+	// the host functions without a per-call allocation, and cancelling it
+	// is how the watchdog stops an overrunning call. wazero watches the
+	// context of every call anyway (WithCloseOnContextDone), and on
+	// cancellation closes the module without releasing its memory while
+	// the guest may still be running; Module.CloseWithExitCode from another
+	// goroutine would release it under the running guest (a data race, and
+	// a later memory.grow would bypass the memory cap).
+	var base context.Context
+	base, i.kill = context.WithCancel(context.Background())
+	i.ctx = context.WithValue(base, instanceKey{}, i)
 	stdout, stderr := cfg.Stdout, cfg.Stderr
 	if stdout == nil {
 		stdout = io.Discard
@@ -165,6 +174,7 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 	mod, err := e.rt.InstantiateModule(ictx, m.compiled, mc)
 	cancel()
 	if err != nil {
+		i.kill()
 		err = describe(err)
 		if errors.Is(err, ErrDeadline) {
 			err = fmt.Errorf("%w (initialisation ran past %v)", err, initDeadline)
@@ -263,9 +273,9 @@ func describe(err error) error {
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
-		case exitDeadline:
-			return ErrDeadline
 		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			// The watchdog cancelled the call, or instantiation ran
+			// past its deadline.
 			return ErrDeadline
 		default:
 			return fmt.Errorf("guest exited with code %d (proc_exit in a reactor)", exit.ExitCode())
@@ -289,5 +299,6 @@ func (i *Instance) Close(ctx context.Context) error {
 	}
 	i.closed = true
 	i.dog.remove(i)
+	i.kill()
 	return i.mod.Close(ctx)
 }

@@ -120,6 +120,10 @@ type Module struct {
 	minPages uint32
 }
 
+// MinMemory is the linear memory the module declares it needs at start, in
+// bytes: an instance with a smaller memory limit cannot be made.
+func (m *Module) MinMemory() uint64 { return uint64(m.minPages) * 65536 }
+
 // Compile validates and compiles wasm, or returns the module already compiled
 // from the same bytes. name is used in error messages only.
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
@@ -132,12 +136,12 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	}
 	cm, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {
-		return nil, fmt.Errorf("compile %s: %w", name, err)
+		return nil, fmt.Errorf("component %s: compile: %w", name, err)
 	}
 	minPages, err := validate(cm)
 	if err != nil {
 		cm.Close(ctx)
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("component %s: %w", name, err)
 	}
 	m = &Module{compiled: cm, SHA256: sum, minPages: minPages}
 	e.mu.Lock()

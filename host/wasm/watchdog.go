@@ -1,16 +1,11 @@
 package wasm
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// exitDeadline is the exit code the watchdog closes an overrunning module
-// with, so that the failed call can be told apart from a guest proc_exit.
-const exitDeadline = 0xdead
 
 // watchdog enforces call deadlines for all instances of an engine with one
 // goroutine. A per-call context.WithTimeout costs a timer and a watcher
@@ -117,11 +112,14 @@ func (d *watchdog) scan() (busy bool) {
 	}
 	d.mu.Unlock()
 	for _, i := range late {
-		d.log.Warn("guest call past its deadline: closing instance", "component", i.name, "deadline", i.deadline)
-		// Closing makes the guest trap at its next termination check
-		// (function entry or loop back-edge): that is what
-		// WithCloseOnContextDone compiles in.
-		_ = i.mod.CloseWithExitCode(context.Background(), exitDeadline)
+		d.log.Warn("guest call past its deadline: stopping instance", "component", i.name, "deadline", i.deadline)
+		// Cancelling the call's context makes wazero close the module
+		// (without releasing its memory), and the guest traps at its next
+		// termination check. wazero compiles those checks in at loop
+		// headers only: a guest running a deep call tree with no loops
+		// cannot be stopped before that tree returns (see README,
+		// Security).
+		i.kill()
 	}
 	return busy
 }
