@@ -180,6 +180,8 @@ func startGuestWith(t testing.TB, dir string, h wasm.Handler, opts wasm.Options)
 	}
 	inst, err := e.Instantiate(ctx, m, wasm.InstanceConfig{
 		Name: filepath.Base(dir), MemoryLimit: 32 << 20, Deadline: 5 * time.Second, Handler: h,
+		// What a manifest grants unless it says otherwise.
+		Caps: wasm.Capabilities{Clock: true, Random: true},
 	})
 	if err != nil {
 		t.Fatal(err)
