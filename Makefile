@@ -6,8 +6,9 @@ GO       ?= go
 BUILD    := build
 EXAMPLES := sensor alerts
 COMPONENTS := $(addprefix $(BUILD)/components/,$(addsuffix /component.wasm.stamp,$(EXAMPLES)))
-# Debian packages the build and the tests use, and the command each provides.
-APT_PKGS := wabt:wat2wasm
+# Debian packages the build and the tests use, each with a command or file it
+# provides (how deps tells whether it is installed).
+APT_PKGS := wabt:wat2wasm clang:clang lld:wasm-ld wasi-libc:/usr/lib/wasm32-wasi/libc.a libclang-rt-14-dev-wasm32:/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test check deps build components vet fmt-check tidy-check cross bench fuzz clean
@@ -17,7 +18,7 @@ all: build components
 ## deps: install the toolchains the build and the tests need (idempotent)
 deps:
 	@missing=""; for p in $(APT_PKGS); do cmd=$${p#*:}; pkg=$${p%%:*}; \
-	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -e "$$cmd" ] || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@$(GO) mod download

@@ -1,0 +1,240 @@
+// moss.h - the Moss component SDK for C (component ABI version 1,
+// abi/ABI.md).
+//
+// A component is a WASI reactor: it has no main and runs only while the host
+// calls it. Build one with sdk/c/build.sh (clang --target=wasm32-wasi
+// -mexec-model=reactor, plus moss.c and cbor.c):
+//
+//	sdk/c/build.sh component.c -o component.wasm
+//
+// # Registering the start function
+//
+// wasi-libc's reactor start-up code exports _initialize, which the host calls
+// once before anything else; it runs the module's constructors. A component
+// registers its handlers from a constructor, and does its real work (reading
+// configuration, subscribing, starting timers) in the start function, which
+// runs when the host delivers the start event:
+//
+//	static int start(void) {
+//		int64_t id = moss_subscribe("sensors/+/temperature", on_reading, NULL);
+//		if (id < 0) {
+//			moss_log(MOSS_LEVEL_ERROR, "subscribe: %s", moss_last_error());
+//			return 1; // the start fails: the component goes ERRORED
+//		}
+//		return 0;
+//	}
+//
+//	__attribute__((constructor)) static void init(void) { moss_on_start(start); }
+//
+// A constructor must not call the host: only moss_on_start and moss_on_stop
+// are meant for it.
+//
+// # Errors
+//
+// Functions that call the host return a negative MOSS_E_* code on failure:
+// the ABI's codes (MOSS_E_MEMORY ... MOSS_E_UNSUPPORTED, the host's answer)
+// or the SDK's own (MOSS_E_NOMEM and up, found on the guest's side).
+// moss_last_error() returns the message explaining the most recent failure.
+//
+// When the SDK cannot handle a batch of events, moss_on_events returns
+// non-zero and the host marks the component ERRORED, logging the value: 1
+// for a batch that is not CBOR as ABI.md describes events, 2 for a start
+// function that returned non-zero, 3 for the guest's allocator failing.
+//
+// # Memory and threads
+//
+// The host calls one export of an instance at a time and never while the
+// instance is inside a host call, so the SDK keeps its state in globals with
+// no locks; none of its functions may be called from another thread. Every
+// pointer the SDK hands to a handler (topics, payloads, paths, reasons) is
+// valid until the handler returns: copy what you keep.
+#ifndef MOSS_H
+#define MOSS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MOSS_ABI_VERSION is the ABI this SDK speaks (the moss_abi_version export).
+#define MOSS_ABI_VERSION 1
+
+// ---- Error codes -------------------------------------------------------
+
+// The ABI's error codes (ABI.md, "Error codes"), negated as host functions
+// return them.
+#define MOSS_OK 0
+#define MOSS_E_MEMORY (-1)      // a pointer or length lies outside the guest's memory
+#define MOSS_E_DECODE (-2)      // the request is not well-formed CBOR of the expected shape
+#define MOSS_E_INVALID (-3)     // a field has an invalid value
+#define MOSS_E_DENIED (-4)      // the access policy does not grant the operation
+#define MOSS_E_NOT_FOUND (-5)   // no such key, subscription or timer
+#define MOSS_E_TOO_LARGE (-6)   // the request or payload exceeds a size limit
+#define MOSS_E_FULL (-7)        // a quota is used up
+#define MOSS_E_RATE (-8)        // a rate limit was hit; retry later
+#define MOSS_E_UNAVAILABLE (-9) // the service is not available now
+#define MOSS_E_NO_RESPONSE (-10) // response was called with nothing pending
+#define MOSS_E_INTERNAL (-11)   // the host failed; the message says why
+#define MOSS_E_UNSUPPORTED (-12) // the host does not support this request
+
+// The SDK's own codes: failures found in the guest, before or after the
+// host call.
+#define MOSS_E_NOMEM (-100)    // the guest's allocator failed
+#define MOSS_E_TYPE (-101)     // a configuration value is not of the type asked for
+#define MOSS_E_PROTOCOL (-102) // the host answered something ABI.md does not allow
+
+// moss_strerror names a code: "E_DENIED", "E_NOMEM", "OK"; "E_UNKNOWN" for
+// other values.
+const char *moss_strerror(int code);
+
+// moss_last_error returns the message of the most recent failed call: the
+// host's own message (fetched with the `response` host function at once, so
+// later calls cannot lose it) or the SDK's. It stays until the next failure;
+// "" before any. The string is overwritten by the next failure.
+const char *moss_last_error(void);
+
+// ---- Lifecycle -------------------------------------------------------------
+
+// moss_start_fn runs on the start event, the first of every instance (the
+// host makes a fresh instance after a crash: subscriptions keep their ids but
+// timers and watches must be made again here). Return 0, or anything else to
+// fail the start: the component goes ERRORED and is restarted after a
+// backoff.
+typedef int (*moss_start_fn)(void);
+
+// moss_stop_fn runs on the stop event, the last one of an instance, with the
+// host's reason.
+typedef void (*moss_stop_fn)(const char *reason);
+
+void moss_on_start(moss_start_fn fn);
+void moss_on_stop(moss_stop_fn fn);
+
+// moss_name and moss_version return the component's name and version as the
+// start event gave them ("" before it).
+const char *moss_name(void);
+const char *moss_version(void);
+
+// The states moss_report_state accepts.
+#define MOSS_STATE_RUNNING "RUNNING"
+#define MOSS_STATE_ERRORED "ERRORED"   // the host discards this instance after the current call and restarts it
+#define MOSS_STATE_FINISHED "FINISHED" // the host stops the component after the current call, for good
+
+// moss_report_state reports the component's own state; reason may be NULL.
+int moss_report_state(const char *state, const char *reason);
+
+// ---- Logging ---------------------------------------------------------------
+
+// Levels are slog's; values in between are allowed.
+#define MOSS_LEVEL_DEBUG (-4)
+#define MOSS_LEVEL_INFO 0
+#define MOSS_LEVEL_WARN 4
+#define MOSS_LEVEL_ERROR 8
+
+// moss_log formats a line (printf) and writes it to the component's log. A
+// line over 64 KiB is cut at 64 KiB; bytes that are not UTF-8 are written as
+// '?'. Returns 0 or an error (MOSS_E_RATE when the host's log flood limit
+// drops the line).
+int moss_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define moss_debugf(...) moss_log(MOSS_LEVEL_DEBUG, __VA_ARGS__)
+#define moss_infof(...) moss_log(MOSS_LEVEL_INFO, __VA_ARGS__)
+#define moss_warnf(...) moss_log(MOSS_LEVEL_WARN, __VA_ARGS__)
+#define moss_errorf(...) moss_log(MOSS_LEVEL_ERROR, __VA_ARGS__)
+
+// ---- Publish and subscribe -------------------------------------------------
+
+// moss_publish publishes payload[0:len] on topic (no wildcards). It returns
+// once the message is queued for every subscriber. Errors: MOSS_E_INVALID,
+// MOSS_E_DENIED, MOSS_E_TOO_LARGE, MOSS_E_RATE.
+int moss_publish(const char *topic, const void *payload, size_t len);
+
+// moss_message_fn handles a message. topic and payload are NUL-terminated
+// (the NUL is not counted in len), which is handy for text payloads; both are
+// valid until the handler returns.
+typedef void (*moss_message_fn)(const char *topic, const uint8_t *payload, size_t len, void *ctx);
+
+// moss_subscribe subscribes to an MQTT-style filter (`+` one level, `#` the
+// rest) and returns the subscription's id (>= 0) or an error (MOSS_E_INVALID,
+// MOSS_E_DENIED, MOSS_E_FULL). Subscribing again to the same filter returns
+// the same id and replaces its handler.
+int64_t moss_subscribe(const char *filter, moss_message_fn fn, void *ctx);
+
+// moss_unsubscribe ends a subscription; its handler is not called again.
+int moss_unsubscribe(int64_t id);
+
+// ---- Timers ----------------------------------------------------------------
+
+typedef void (*moss_timer_fn)(int64_t id, void *ctx);
+
+// moss_every calls fn every ms milliseconds (at least 1), moss_after once
+// after ms. Both return the timer's id (>= 0) or an error (MOSS_E_INVALID,
+// MOSS_E_FULL: 64 timers per instance). A timer whose previous call is still
+// queued skips a beat rather than queueing a second call.
+int64_t moss_every(uint32_t ms, moss_timer_fn fn, void *ctx);
+int64_t moss_after(uint32_t ms, moss_timer_fn fn, void *ctx);
+
+// moss_timer_stop stops a timer; its function is not called again.
+// MOSS_E_NOT_FOUND for a timer that is not running (a one-shot timer that
+// has fired included).
+int moss_timer_stop(int64_t id);
+
+// ---- Configuration ---------------------------------------------------------
+
+// Configuration is a tree of maps. A path names a value in it: keys
+// separated by '.', as "mqtt.broker"; "" is the whole tree. (For keys that
+// hold a '.', use moss_config_get_cborv.)
+//
+// The getters return MOSS_E_NOT_FOUND when there is no value at path and
+// MOSS_E_TYPE when the value is of another type (the output is then left
+// alone, so it can hold a default):
+//
+//	double threshold = 28.0;
+//	int rc = moss_config_get_double("threshold", &threshold);
+//	if (rc < 0 && rc != MOSS_E_NOT_FOUND) ...
+
+// moss_config_get_string copies the text at path into buf, NUL-terminated
+// and cut to cap-1 bytes, and returns its full length (like snprintf).
+int moss_config_get_string(const char *path, char *buf, size_t cap);
+// moss_config_get_double reads a number: a float, or an integer converted.
+int moss_config_get_double(const char *path, double *out);
+// moss_config_get_int64 reads an integer; a float is MOSS_E_TYPE, even 5.0
+// (as the Go SDK decodes: an integer into a float, not the reverse).
+int moss_config_get_int64(const char *path, int64_t *out);
+int moss_config_get_bool(const char *path, bool *out);
+
+// moss_config_get_cbor points *value at the CBOR of the value at path (maps
+// have text keys; integers, floats, text, booleans, arrays). The bytes stay
+// valid until the next call of an SDK function that calls the host.
+int moss_config_get_cbor(const char *path, const uint8_t **value, size_t *len);
+int moss_config_get_cborv(const char *const *keys, size_t nkeys, const uint8_t **value, size_t *len);
+
+// moss_config_update_cbor updates the configuration at path with one CBOR
+// value (see cbor.h to build one): two maps merge key by key, a null deletes
+// a key, anything else replaces the value at path. Watchers are notified.
+int moss_config_update_cbor(const char *path, const uint8_t *value, size_t len);
+
+// moss_config_fn is called when the configuration at or under the watched
+// path changes; path[0:n] is where it changed.
+typedef void (*moss_config_fn)(const char *const *path, size_t n, void *ctx);
+
+// moss_config_watch calls fn on every change at or under path (by this
+// component or by a deployment) and returns the watch's id or an error
+// (MOSS_E_FULL: 64 watches). Watches last as long as the instance.
+int64_t moss_config_watch(const char *path, moss_config_fn fn, void *ctx);
+
+// ---- Secrets ---------------------------------------------------------------
+
+// moss_secret_get copies the secret name into buf (at most cap bytes, not
+// NUL-terminated) and returns its full length; when that is over cap only cap
+// bytes were copied. The SDK keeps no copy. Errors: MOSS_E_DENIED,
+// MOSS_E_NOT_FOUND, MOSS_E_UNAVAILABLE.
+int moss_secret_get(const char *name, void *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
