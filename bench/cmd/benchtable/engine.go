@@ -89,19 +89,24 @@ func runEngine(root, work, watFile string, perDeliver float64, runs int, progres
 				return nil, fmt.Errorf("%s: %w", watFile, failed)
 			}
 			ns := float64(r.T.Nanoseconds()) / float64(r.N) / perDeliver
-			name := "default"
-			if i == 0 {
-				res.def = append(res.def, ns)
-				res.allocDef = r.AllocsPerOp()
-			} else {
-				res.noT = append(res.noT, ns)
-				res.allo = r.AllocsPerOp()
-				name = "no-termination"
-			}
+			name := res.add(i, ns, r.AllocsPerOp())
 			progress(fmt.Sprintf("%s %s run %d/%d: %s", watFile, name, run+1, runs, fmtNs(ns)))
 		}
 	}
 	return res, nil
+}
+
+// add records one run: engine 0 is the default, 1 no-termination. It
+// returns the engine's name for progress lines.
+func (res *engineResult) add(engine int, ns float64, allocs int64) string {
+	if engine == 0 {
+		res.def = append(res.def, ns)
+		res.allocDef = allocs
+		return "default"
+	}
+	res.noT = append(res.noT, ns)
+	res.allo = allocs
+	return "no-termination"
 }
 
 // sinkHandler serves the host functions the sink guest calls at start
@@ -177,15 +182,7 @@ func runGoDeliver(sink guest, runs int, progress func(string)) (*engineResult, e
 				return nil, fmt.Errorf("sink: %w", failed)
 			}
 			ns := float64(r.T.Nanoseconds()) / float64(r.N) / goBatch
-			name := "default"
-			if i == 0 {
-				res.def = append(res.def, ns)
-				res.allocDef = r.AllocsPerOp()
-			} else {
-				res.noT = append(res.noT, ns)
-				res.allo = r.AllocsPerOp()
-				name = "no-termination"
-			}
+			name := res.add(i, ns, r.AllocsPerOp())
 			progress(fmt.Sprintf("sink Go guest, batch of %d, %s run %d/%d: %s/msg", goBatch, name, run+1, runs, fmtNs(ns)))
 		}
 	}
