@@ -1,0 +1,486 @@
+//go:build !wasip1
+
+// Package rustsdk_test tests the Rust SDK (sdk/rust): its own unit tests,
+// built natively, its tables against the abi package, and
+// examples/alerts-rust, built with sdk/rust/build.sh, in a real host beside
+// the Go version of the same component (internal/conformance).
+package rustsdk_test
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/moss-edge/moss/abi"
+	"github.com/moss-edge/moss/host/component"
+	"github.com/moss-edge/moss/internal/conformance"
+	"github.com/moss-edge/moss/internal/testwasm"
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "moss-rust-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	built.dir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// built holds the components this test process has built, by source: each
+// is built once, into a directory removed when the tests end.
+var built struct {
+	sync.Mutex
+	dir  string
+	wasm map[string]string
+}
+
+const toolchainHint = "apt-get install -y rustc libstd-rust-dev-wasm32 lld-14"
+
+// rustc returns Debian's rustc (or $RUSTC), failing the test when it, its
+// wasm32-wasi standard library or its linker is missing.
+func rustc(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds Rust: skipped in -short mode")
+	}
+	r := os.Getenv("RUSTC")
+	if r == "" {
+		r = "/usr/bin/rustc" // a rustup rustc earlier on PATH may have no wasm32 target
+	}
+	if _, err := exec.LookPath(r); err != nil {
+		t.Fatalf("%s not found: the Rust SDK's tests need Debian's rustc and its wasm32-wasi standard library (%s): %v", r, toolchainHint, err)
+	}
+	out, err := exec.Command(r, "--print", "sysroot").Output()
+	if err != nil {
+		t.Fatalf("%s --print sysroot: %v", r, err)
+	}
+	std, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "lib/rustlib/wasm32-wasi/lib/libstd-*.rlib"))
+	if len(std) == 0 {
+		t.Fatalf("%s has no wasm32-wasi standard library: %s", r, toolchainHint)
+	}
+	// Debian's rustc links Wasm with rust-lld, a link to lld-14.
+	if r == "/usr/bin/rustc" {
+		if _, err := exec.LookPath("rust-lld"); err != nil {
+			t.Fatalf("rustc's Wasm linker rust-lld is missing or dangling (%s): %v", toolchainHint, err)
+		}
+	}
+	return r
+}
+
+// buildRust builds a component from its crate root (relative to the module
+// root) with sdk/rust/build.sh, once per test process, and returns the path
+// of the .wasm file.
+func buildRust(t *testing.T, src string) string {
+	t.Helper()
+	r := rustc(t)
+	built.Lock()
+	defer built.Unlock()
+	if p, ok := built.wasm[src]; ok {
+		return p
+	}
+	root := testwasm.Root(t)
+	out := filepath.Join(built.dir, strings.TrimSuffix(filepath.Base(src), ".rs")+".wasm")
+	cmd := exec.Command(filepath.Join(root, "sdk/rust/build.sh"), src, "-o", out)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "RUSTC="+r)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sdk/rust/build.sh %s: %v\n%s\n(the Rust SDK needs %s)", src, err, b, toolchainHint)
+	} else if len(b) > 0 {
+		t.Errorf("sdk/rust/build.sh %s: warnings:\n%s", src, b)
+	}
+	if built.wasm == nil {
+		built.wasm = map[string]string{}
+	}
+	built.wasm[src] = out
+	return out
+}
+
+func alertsRust(t *testing.T) conformance.Component {
+	return conformance.Component{
+		Wasm:     buildRust(t, "examples/alerts-rust/alerts.rs"),
+		Manifest: conformance.ReadManifest(t, "examples/alerts-rust"),
+	}
+}
+
+// TestAlertsConformance runs examples/alerts-rust and examples/alerts, each
+// in a real host with the same configuration, feeds both the same readings
+// and configuration changes, and checks that they publish the same alerts.
+func TestAlertsConformance(t *testing.T) {
+	conformance.CompareAlerts(t, alertsRust(t))
+}
+
+// TestAlertsMemory feeds the Rust and the Go alerts readings from more
+// sensors than they track, and reports their memory and time per reading.
+func TestAlertsMemory(t *testing.T) {
+	conformance.AlertsUnderLoad(t, alertsRust(t))
+	conformance.AlertsUnderLoad(t, conformance.GoAlerts(t))
+}
+
+// TestImports checks that a Rust component imports only the host functions
+// it calls, and exports _initialize (so wasm-ld does not wrap every export
+// in a run of the static constructors).
+func TestImports(t *testing.T) {
+	code, err := os.ReadFile(alertsRust(t).Wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imports, exports := wasmNames(t, code)
+	var moss []string
+	for _, im := range imports {
+		if mod, name, _ := strings.Cut(im, "."); mod == abi.ImportModule {
+			moss = append(moss, name)
+		}
+	}
+	slices.Sort(moss)
+	want := []string{abi.FuncConfigGet, abi.FuncConfigWatch, abi.FuncLog, abi.FuncPublish, abi.FuncResponse, abi.FuncSubscribe}
+	if !slices.Equal(moss, want) {
+		t.Errorf("alerts-rust imports %v from %q, want %v", moss, abi.ImportModule, want)
+	}
+	slices.Sort(exports)
+	want = []string{"__data_end", "__heap_base", abi.ExportInitialize, abi.ExportMemory, abi.ExportABIVersion, abi.ExportEventBuffer, abi.ExportOnEvents}
+	slices.Sort(want)
+	if !slices.Equal(exports, want) {
+		t.Errorf("alerts-rust exports %v, want %v", exports, want)
+	}
+}
+
+// wasmNames lists a module's imports ("module.name") and exports.
+func wasmNames(t *testing.T, b []byte) (imports, exports []string) {
+	t.Helper()
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		t.Fatal("not a Wasm module")
+	}
+	p := 8
+	uleb := func() int {
+		v, shift := 0, 0
+		for p < len(b) {
+			c := b[p]
+			p++
+			v |= int(c&0x7f) << shift
+			if c < 0x80 {
+				return v
+			}
+			shift += 7
+		}
+		t.Fatal("truncated LEB128")
+		return 0
+	}
+	name := func() string {
+		n := uleb()
+		s := string(b[p : p+n])
+		p += n
+		return s
+	}
+	for p < len(b) {
+		id := b[p]
+		p++
+		size := uleb()
+		end := p + size
+		switch id {
+		case 2: // imports
+			for range uleb() {
+				mod, field := name(), name()
+				imports = append(imports, mod+"."+field)
+				switch kind := b[p]; kind {
+				case 0: // function: type index
+					p++
+					uleb()
+				default:
+					t.Fatalf("import %s.%s of kind %d: only functions expected", mod, field, kind)
+				}
+			}
+		case 7: // exports
+			for range uleb() {
+				exports = append(exports, name())
+				p++ // kind
+				uleb()
+			}
+		}
+		p = end
+	}
+	return imports, exports
+}
+
+// TestTables checks the SDK's table of error codes against ABI.md's, and its
+// host function imports against abi.HostFunctions.
+func TestTables(t *testing.T) {
+	root := testwasm.Root(t)
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// ABI.md: | 4 | `E_DENIED` | ...
+	spec := map[int]string{}
+	for _, m := range regexp.MustCompile("(?m)^\\| (\\d+) \\| `(E_\\w+)` \\|").FindAllStringSubmatch(read("abi/ABI.md"), -1) {
+		n, _ := strconv.Atoi(m[1])
+		spec[n] = m[2]
+	}
+	if len(spec) != int(abi.ErrUnsupported) || spec[int(abi.ErrDenied)] != "E_DENIED" {
+		t.Fatalf("ABI.md's error table as read: %v", spec)
+	}
+	rows := regexp.MustCompile(`\(Code::\w+, "(E_\w+)"\)`).FindAllStringSubmatch(read("sdk/rust/src/error.rs"), -1)
+	if len(rows) != len(spec) {
+		t.Errorf("sdk/rust/src/error.rs has %d ABI codes, ABI.md %d", len(rows), len(spec))
+	}
+	for i, m := range rows {
+		if spec[i+1] != m[1] {
+			t.Errorf("sdk/rust/src/error.rs: code %d is %s, ABI.md says %s", i+1, m[1], spec[i+1])
+		}
+	}
+
+	host := read("sdk/rust/src/host.rs")
+	wasm := host[strings.Index(host, "#[link(wasm_import_module"):]
+	var fns []string
+	for _, m := range regexp.MustCompile(`pub fn (\w+)\(`).FindAllStringSubmatch(wasm[:strings.Index(wasm, "\n}\n")], -1) {
+		fns = append(fns, m[1])
+	}
+	if !slices.Equal(fns, abi.HostFunctions) {
+		t.Errorf("sdk/rust/src/host.rs imports %v, abi.HostFunctions is %v", fns, abi.HostFunctions)
+	}
+	if !strings.Contains(wasm, `wasm_import_module = "`+abi.ImportModule+`"`) {
+		t.Errorf("sdk/rust/src/host.rs does not import from %q", abi.ImportModule)
+	}
+}
+
+// TestUnit runs the SDK's own unit tests (the #[cfg(test)] modules), built
+// natively with rustc --test.
+func TestUnit(t *testing.T) {
+	r := rustc(t)
+	root := testwasm.Root(t)
+	bin := filepath.Join(t.TempDir(), "moss-unit")
+	cmd := exec.Command(r, "--edition", "2021", "--test", "--crate-name", "moss", "-o", bin, "sdk/rust/src/lib.rs")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, b)
+	} else if len(b) > 0 {
+		t.Errorf("%s: warnings:\n%s", strings.Join(cmd.Args, " "), b)
+	}
+	out, err := exec.Command(bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("unit tests: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
+
+// ---- Every SDK function against a real host -------------------------------
+
+const probeManifest = `name = "probe"
+version = "1.2.3"
+
+[wasm]
+path = "probe.wasm"
+
+[config]
+greeting = "hello"
+ratio = 0.25
+count = 42
+flag = true
+big = "%s"
+nested = { inner = "deep", n = 1 }
+"dotted.key" = "dk"
+watched = { x = 0 }
+
+[[access]]
+operations = ["pubsub.subscribe", "pubsub.publish"]
+resources = ["probe/#"]
+
+[[access]]
+operations = ["secret.get"]
+resources = ["token"]
+`
+
+// probe collects what testdata/probe publishes.
+type probe struct {
+	t *testing.T
+	h *conformance.Host
+}
+
+// wait returns the payloads published on probe/<what>, waiting for n.
+func (p probe) wait(what string, n int) []string {
+	p.t.Helper()
+	var got []string
+	conformance.CheckFor(p.t, fmt.Sprintf("%d messages on probe/%s", n, what), func() bool {
+		got = p.get(what)
+		return len(got) >= n
+	})
+	return got
+}
+
+func (p probe) get(what string) []string {
+	var got []string
+	for _, m := range p.h.Published(0) {
+		if m.Topic == "probe/"+what {
+			got = append(got, string(m.Payload))
+		}
+	}
+	return got
+}
+
+func (p probe) expect(what, want string) {
+	p.t.Helper()
+	if got := p.wait(what, 1); got[0] != want {
+		p.t.Errorf("probe/%s = %q, want %q", what, got[0], want)
+	}
+}
+
+func (p probe) expectPrefix(what, want string) string {
+	p.t.Helper()
+	got := p.wait(what, 1)[0]
+	if !strings.HasPrefix(got, want) {
+		p.t.Errorf("probe/%s = %q, want it to begin %q", what, got, want)
+	}
+	return strings.TrimPrefix(got, want)
+}
+
+// TestProbe runs testdata/probe, which calls every function of the SDK, in
+// a real host.
+func TestProbe(t *testing.T) {
+	wasmPath := buildRust(t, "sdk/rust/testdata/probe/probe.rs")
+	manifest := conformance.Install(t, []byte(fmt.Sprintf(probeManifest, strings.Repeat("b", 5000))), wasmPath)
+	h := conformance.StartHost(t, manifest, "", "probe/#")
+	p := probe{t, h}
+	c := h.Daemon().Component("probe")
+
+	// Configuration of every type, read in the start function.
+	p.expect("string", `ok "hello"`)
+	p.expect("double", "ok 0.25")
+	p.expect("int", "ok 42")
+	p.expect("int-as-double", "ok 42.0")
+	p.expect("bool", "ok true")
+	p.expect("dotted", `ok "deep"`)
+	p.expect("type", "E_TYPE|moss: config greeting: text, not an integer")
+	p.expect("float-as-int", "E_TYPE|moss: config ratio: a float, not an integer")
+	if msg := p.expectPrefix("missing", "E_NOT_FOUND|"); !strings.Contains(msg, "missing") {
+		t.Errorf("the host's message for E_NOT_FOUND: %q", msg)
+	}
+	p.expect("big", "ok 5000")
+	raw := p.expectPrefix("raw", `ok "`)
+	codec, err := abi.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nested map[string]any
+	if b, err := hex.DecodeString(strings.TrimSuffix(raw, `"`)); err != nil || codec.Unmarshal(b, &nested) != nil || fmt.Sprint(nested) != "map[inner:deep n:1]" {
+		t.Errorf("raw CBOR of nested: %s decodes to %v", raw, nested)
+	}
+	p.expect("path", `ok "dk"`)
+	if msg := p.expectPrefix("error", "E_DENIED|"); !strings.Contains(msg, "denied/topic") {
+		t.Errorf("the host's message for a denied publish: %q", msg)
+	}
+	var sub, again, cmd, watch, after, every int64
+	if _, err := fmt.Sscan(p.wait("ids", 1)[0], &sub, &again, &cmd, &watch, &after, &every); err != nil || sub != again || sub == 0 {
+		t.Fatalf("ids %q: %v", p.get("ids"), err)
+	}
+	if !strings.Contains(h.Log("probe"), "probe started name=probe version=1.2.3") {
+		t.Errorf("start log:\n%s", h.Log("probe"))
+	}
+
+	// Timers: the one-shot fires once, the repeating one until it stops
+	// itself on its third call.
+	p.expect("after", "fired")
+	p.expect("every-stopped", "ok ()")
+
+	// Messages reach their handler; a handler may unsubscribe itself.
+	h.Publish("probe/in/a", "hi")
+	p.expect("echo", fmt.Sprintf("probe/in/a hi %d", sub))
+	h.Publish("probe/self", "1")
+	h.Publish("probe/self", "2")
+	p.expect("self-unsubscribed", "ok ()")
+
+	h.Publish("probe/cmd", "update")
+	p.expect("update", "ok ()")
+	p.expect("config", "watched x=ok 7")
+
+	h.Publish("probe/cmd", "unsubscribe")
+	p.expect("unsubscribed", "ok ()")
+	p.expectPrefix("unsubscribed-again", "E_NOT_FOUND|")
+	h.Publish("probe/in/b", "nobody listens")
+
+	if err := h.Daemon().SetSecret("token", []byte("s3cret")); err != nil {
+		t.Fatal(err)
+	}
+	h.Publish("probe/cmd", "secret")
+	p.expect("secret", `ok "s3cret"`)
+	p.expectPrefix("secret-denied", "E_DENIED|")
+
+	h.Publish("probe/cmd", "log")
+	p.expect("log", "ok ()")
+	cut := false
+	for _, r := range h.LogRecords("probe") {
+		cut = cut || (len(r.Msg) == 64<<10-1 && strings.HasPrefix(r.Msg, "xé") && strings.Trim(r.Msg[1:], "é") == "")
+	}
+	if !cut {
+		t.Error("a long line was not cut at the last character boundary before 64 KiB")
+	}
+
+	h.Publish("probe/cmd", "large")
+	p.expect("after-large", "ok ()")
+	if got := p.get("large"); len(got) != 1 || got[0] != strings.Repeat("L", 100<<10) {
+		t.Errorf("a 100 KiB publish arrived as %d messages", len(got))
+	}
+	h.Publish("probe/cmd", "too-large")
+	p.expectPrefix("too-large", "E_TOO_LARGE|moss: publish: request of ")
+
+	h.Publish("probe/cmd", "bad-timer")
+	p.expectPrefix("bad-timer", "E_INVALID|timer_start: ")
+	if n := len(p.get("echo")); n != 1 {
+		t.Errorf("%d echoes: the handler ran after unsubscribe", n)
+	}
+	if n := len(p.get("self-unsubscribed")); n != 1 {
+		t.Errorf("%d messages on probe/self-unsubscribed: the handler ran after it unsubscribed itself", n)
+	}
+	if n := len(p.get("every")); n != 3 {
+		t.Errorf("the repeating timer ran %d times, want 3 (it stops itself)", n)
+	}
+
+	// A panic traps: the host makes a new instance, which subscribes again
+	// and gets the same ids; so does reporting ERRORED. The panic's message
+	// reaches the log through stderr.
+	restarts := 1
+	for _, c := range []string{"panic", "errored"} {
+		h.Publish("probe/cmd", c)
+		restarts++
+		ids := p.wait("ids", restarts)
+		var sub2, again2, cmd2 int64
+		if _, err := fmt.Sscan(ids[restarts-1], &sub2, &again2, &cmd2); err != nil || cmd2 != cmd {
+			t.Errorf("after %s: ids %q, want the subscription id %d of probe/cmd again", c, ids[restarts-1], cmd)
+		}
+	}
+	p.expect("erroring", "ok ()")
+	if log := h.Log("probe"); !strings.Contains(log, "probe panics on purpose") {
+		t.Errorf("the panic's message is not in the log:\n%s", log)
+	}
+	conformance.CheckFor(t, "probe RUNNING again", func() bool { return c.State() == component.StateRunning })
+	h.Publish("probe/cmd", "finish")
+	p.expect("finishing", "ok ()")
+	conformance.CheckFor(t, "probe FINISHED", func() bool { return c.State() == component.StateFinished })
+
+	// A stop event reaches the stop function.
+	h2 := conformance.StartHost(t, manifest, "", "probe/stopped")
+	h2.Stop(t)
+	if got := (probe{t, h2}).get("stopped"); len(got) != 1 || got[0] != "host stopping" {
+		t.Errorf("stop handler published %q", got)
+	}
+}
