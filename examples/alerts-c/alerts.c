@@ -389,8 +389,9 @@ static void emit_string(out *o, const char *s) {
 		if (c == '"' || c == '\\') {
 			esc[1] = (char)c;
 			emit(o, esc, 2);
-		} else if (c == '\n' || c == '\r' || c == '\t') {
-			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
+			// Go 1.22 and later write \b and \f too.
+			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
 			emit(o, esc, 2);
 		} else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
 			esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
