@@ -130,6 +130,7 @@ directory.`,
 		newSubCmd(g),
 		newLogsCmd(g),
 		newSecretCmd(g),
+		newNewCmd(g),
 		newVersionCmd(g),
 	)
 	return root
