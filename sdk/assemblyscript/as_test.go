@@ -1,0 +1,178 @@
+//go:build !wasip1
+
+// Package assdk_test tests the AssemblyScript SDK (sdk/assemblyscript):
+// examples/alerts-as, built with sdk/assemblyscript/build.sh, runs in a real
+// host beside the Go version of the same component (internal/conformance),
+// and its module imports nothing the host does not provide.
+package assdk_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/moss-edge/moss/internal/conformance"
+	"github.com/moss-edge/moss/internal/testwasm"
+)
+
+const toolHint = "the AssemblyScript SDK needs node and npm (apt-get install -y nodejs npm); its first build runs npm ci in sdk/assemblyscript, which needs the npm registry"
+
+var built struct {
+	sync.Mutex
+	wasm map[string]string
+}
+
+// buildAS builds a component from its entry file (relative to the module
+// root) with sdk/assemblyscript/build.sh, once per test process, and
+// returns the path of the .wasm file.
+func buildAS(t *testing.T, src string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds AssemblyScript: skipped in -short mode")
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: %s: %v", tool, toolHint, err)
+		}
+	}
+	built.Lock()
+	defer built.Unlock()
+	if p, ok := built.wasm[src]; ok {
+		return p
+	}
+	root := testwasm.Root(t)
+	// Not t.TempDir: the module outlives the test that first builds it.
+	dir, err := os.MkdirTemp("", "moss-as-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".ts")+".wasm")
+	cmd := exec.Command(filepath.Join(root, "sdk/assemblyscript/build.sh"), src, "-o", out)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sdk/assemblyscript/build.sh %s: %v\n%s\n(%s)", src, err, b, toolHint)
+	}
+	if built.wasm == nil {
+		built.wasm = map[string]string{}
+	}
+	built.wasm[src] = out
+	return out
+}
+
+func alertsAS(t *testing.T) conformance.Component {
+	return conformance.Component{
+		Wasm:     buildAS(t, "examples/alerts-as/alerts.ts"),
+		Manifest: conformance.ReadManifest(t, "examples/alerts-as"),
+	}
+}
+
+// TestAlertsConformance runs examples/alerts-as and examples/alerts, each in
+// a real host with the same configuration, and checks that they publish the
+// same alerts, byte for byte but for the timestamps.
+func TestAlertsConformance(t *testing.T) {
+	conformance.CompareAlerts(t, alertsAS(t))
+}
+
+// TestImports checks that the module imports only from "moss" and
+// wasi_snapshot_preview1 (no env.abort: build.sh routes abort to the SDK)
+// and exports memory and the ABI's functions.
+func TestImports(t *testing.T) {
+	b, err := os.ReadFile(alertsAS(t).Wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imports, exports := wasmNames(t, b)
+	for _, im := range imports {
+		if !strings.HasPrefix(im, "moss.") && !strings.HasPrefix(im, "wasi_snapshot_preview1.") {
+			t.Errorf("imports %s: the host provides only moss and wasi_snapshot_preview1", im)
+		}
+	}
+	for _, want := range []string{"memory", "_initialize", "moss_abi_version", "moss_event_buffer", "moss_on_events"} {
+		found := false
+		for _, e := range exports {
+			found = found || e == want
+		}
+		if !found {
+			t.Errorf("no export %q in %v", want, exports)
+		}
+	}
+	t.Logf("imports %v; exports %v", imports, exports)
+}
+
+// wasmNames reads a module's import ("module.name") and export names.
+func wasmNames(t *testing.T, b []byte) (imports, exports []string) {
+	t.Helper()
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		t.Fatal("not a wasm module")
+	}
+	p := 8
+	uleb := func() int {
+		v, shift := 0, 0
+		for {
+			if p >= len(b) {
+				t.Fatal("truncated module")
+			}
+			c := b[p]
+			p++
+			v |= int(c&0x7f) << shift
+			if c < 0x80 {
+				return v
+			}
+			shift += 7
+		}
+	}
+	name := func() string {
+		n := uleb()
+		if p+n > len(b) {
+			t.Fatal("truncated module")
+		}
+		s := string(b[p : p+n])
+		p += n
+		return s
+	}
+	for p < len(b) {
+		id := b[p]
+		p++
+		size := uleb()
+		end := p + size
+		switch id {
+		case 2: // imports
+			for n := uleb(); n > 0; n-- {
+				mod := name()
+				field := name()
+				imports = append(imports, mod+"."+field)
+				switch kind := b[p]; kind {
+				case 0: // func: type index
+					p++
+					uleb()
+				case 1: // table: reftype, limits
+					p += 2
+					if b[p-1]&1 != 0 {
+						uleb()
+					}
+					uleb()
+				case 2: // memory: limits
+					p++
+					flags := b[p-1]
+					uleb()
+					if flags&1 != 0 {
+						uleb()
+					}
+				case 3: // global: valtype, mut
+					p += 3
+				}
+			}
+		case 7: // exports
+			for n := uleb(); n > 0; n-- {
+				exports = append(exports, name())
+				p++
+				uleb()
+			}
+		}
+		p = end
+	}
+	return imports, exports
+}
