@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moss-edge/moss/host/manifest"
+	assdk "github.com/moss-edge/moss/sdk/assemblyscript"
 	csdk "github.com/moss-edge/moss/sdk/c"
 	rustsdk "github.com/moss-edge/moss/sdk/rust"
 )
@@ -35,13 +36,15 @@ edits:
   #   [[components]]
   #   manifest = "path/to/NAME/component.toml"
 
-C and Rust components get a copy of the SDK in moss-sdk/, so they build on
-their own. A Go component uses the Go SDK from a Moss checkout: inside one it
+C, Rust and AssemblyScript components get a copy of the SDK in moss-sdk/, so
+they build on their own (AssemblyScript's first build installs the pinned
+compiler with npm). A Go component uses the Go SDK from a Moss checkout: inside one it
 is part of the module; elsewhere its go.mod points at the checkout found
 above the current directory, or at --moss-src.`,
 		Example: `  moss new --lang go hello
   moss new --lang c --dir components/blink blink
-  moss new --lang rust relay`,
+  moss new --lang rust relay
+  moss new --lang assemblyscript ticker`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -74,10 +77,10 @@ above the current directory, or at --moss-src.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&lang, "lang", "l", "go", "language: go, c or rust")
+	cmd.Flags().StringVarP(&lang, "lang", "l", "go", "language: go, c, rust or assemblyscript")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to create (default: NAME)")
 	cmd.Flags().StringVar(&mossSrc, "moss-src", "", "Moss checkout whose Go SDK a Go component uses (default: found above the current directory)")
-	cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"go", "c", "rust"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"go", "c", "rust", "assemblyscript"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -125,8 +128,14 @@ func scaffold(lang, name, dir, mossSrc string) ([]file, error) {
 		add(d.Source, rustTemplate, 0o644)
 		add("build.sh", rustBuild, 0o755)
 		sdk = rustsdk.Files
+	case "assemblyscript":
+		d.Source = name + ".ts"
+		add(d.Source, asTemplate, 0o644)
+		add("build.sh", asBuild, 0o755)
+		add(".gitignore", "moss-sdk/node_modules/\n*.wasm\n", 0o644)
+		sdk = assdk.Files
 	default:
-		return nil, fmt.Errorf("--lang %q: want go, c or rust", lang)
+		return nil, fmt.Errorf("--lang %q: want go, c, rust or assemblyscript", lang)
 	}
 	add("component.toml", manifestTemplate, 0o644)
 	if sdk != nil {
@@ -337,4 +346,42 @@ const rustBuild = `#!/bin/sh
 set -eu
 cd "$(dirname "$0")"
 exec moss-sdk/build.sh {{.Name}}.rs -o {{.Name}}.wasm
+`
+
+const asTemplate = `// {{.Name}} is a Moss component: it publishes every message it gets on
+// {{.Name}}/in back on {{.Name}}/out, after the configured prefix.
+import * as moss from "@moss-edge/sdk";
+
+// The host calls these; they must be exported from the entry file.
+export { moss_abi_version, moss_event_buffer, moss_on_events } from "@moss-edge/sdk";
+
+let prefix = "";
+
+// AssemblyScript has no closures: handlers are top-level functions and
+// state lives in module variables.
+function onMessage(m: moss.Message): void {
+  if (moss.publishText("{{.Name}}/out", prefix + m.text()) < 0) {
+    moss.warn("publish: " + moss.lastError());
+  }
+}
+
+// Returns null when started, or the reason it could not start.
+function start(): string | null {
+  const p = moss.configString(["prefix"]);
+  if (p.ok) prefix = p.value; // a missing key keeps the default
+  if (moss.subscribe("{{.Name}}/in", onMessage) < 0) return moss.lastError();
+  moss.info("{{.Name}} echoing {{.Name}}/in to {{.Name}}/out");
+  return null;
+}
+
+// Last: asc refuses globals used before they are declared.
+moss.onStart(start);
+`
+
+const asBuild = `#!/bin/sh
+# Builds {{.Name}}.wasm with the SDK copied into moss-sdk/ (needs node and
+# npm; the first build installs the pinned AssemblyScript compiler).
+set -eu
+cd "$(dirname "$0")"
+exec moss-sdk/build.sh {{.Name}}.ts -o {{.Name}}.wasm
 `

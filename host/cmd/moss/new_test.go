@@ -17,10 +17,10 @@ import (
 // message on NAME/in comes back on NAME/out with the configured prefix.
 func TestNewBuildsAndRuns(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds components with the Go, C and Rust toolchains")
+		t.Skip("builds components with the Go, C, Rust and AssemblyScript toolchains")
 	}
 	root := testwasm.Root(t)
-	for _, lang := range []string{"go", "c", "rust"} {
+	for _, lang := range []string{"go", "c", "rust", "assemblyscript"} {
 		t.Run(lang, func(t *testing.T) {
 			name := "hello-" + lang
 			dir := filepath.Join(t.TempDir(), name)
