@@ -12,7 +12,7 @@ APT_PKGS := wabt:wat2wasm clang:clang lld:wasm-ld wasi-libc:/usr/lib/wasm32-wasi
 	rustc:/usr/bin/rustc libstd-rust-dev-wasm32:/usr/lib/rustlib/wasm32-wasi/lib/self-contained/crt1-reactor.o lld-14:/usr/bin/lld-14
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all run test check deps build components vet fmt-check tidy-check cross bench fuzz clean
+.PHONY: all run test check deps build components examples vet fmt-check tidy-check cross bench fuzz clean
 
 all: build components
 
@@ -37,6 +37,14 @@ $(BUILD)/components/%/component.wasm.stamp: examples/%/*.go examples/%/component
 	@sum=$$(sha256sum $(@D)/$*.wasm | cut -d' ' -f1); \
 	  sed '/^path = "$*.wasm"/a sha256 = "'$$sum'"' examples/$*/component.toml > $(@D)/component.toml
 	@touch $@
+
+## examples: every example in every language (the alerts ports with their SDKs' build scripts)
+examples: deps components
+	@mkdir -p $(BUILD)/examples
+	sdk/c/build.sh examples/alerts-c/alerts.c -o $(BUILD)/examples/alerts-c.wasm
+	sdk/rust/build.sh examples/alerts-rust/alerts.rs -o $(BUILD)/examples/alerts-rust.wasm
+	sdk/assemblyscript/build.sh examples/alerts-as/alerts.ts -o $(BUILD)/examples/alerts-as.wasm
+	@ls -l $(BUILD)/components/*/*.wasm $(BUILD)/examples/*.wasm
 
 ## run: build the host and the examples and run them with configs/default.toml
 run: deps build components
