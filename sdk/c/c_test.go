@@ -315,107 +315,39 @@ func TestAlertsMemory(t *testing.T) {
 
 // ---- Every SDK function against a real host -------------------------------
 
-const probeManifest = `name = "probe"
-version = "1.2.3"
-
-[wasm]
-path = "probe.wasm"
-
-[config]
-greeting = "hello"
-ratio = 0.25
-count = 42
-flag = true
-big = "%s"
-nested = { inner = "deep", n = 1 }
-"dotted.key" = "dk"
-watched = { x = 0 }
-
-[[access]]
-operations = ["pubsub.subscribe", "pubsub.publish"]
-resources = ["probe/#"]
-
-[[access]]
-operations = ["secret.get"]
-resources = ["token"]
-`
-
-// probe collects what testdata/probe publishes.
-type probe struct {
-	t *testing.T
-	h *conformance.Host
-}
-
-// wait returns the payloads published on probe/<what>, waiting for n.
-func (p probe) wait(what string, n int) []string {
-	p.t.Helper()
-	var got []string
-	conformance.CheckFor(p.t, fmt.Sprintf("%d messages on probe/%s", n, what), func() bool {
-		got = p.get(what)
-		return len(got) >= n
-	})
-	return got
-}
-
-func (p probe) get(what string) []string {
-	var got []string
-	for _, m := range p.h.Published(0) {
-		if m.Topic == "probe/"+what {
-			got = append(got, string(m.Payload))
-		}
-	}
-	return got
-}
-
-func (p probe) expect(what, want string) {
-	p.t.Helper()
-	if got := p.wait(what, 1); got[0] != want {
-		p.t.Errorf("probe/%s = %q, want %q", what, got[0], want)
-	}
-}
-
-func (p probe) expectPrefix(what, want string) string {
-	p.t.Helper()
-	got := p.wait(what, 1)[0]
-	if !strings.HasPrefix(got, want) {
-		p.t.Errorf("probe/%s = %q, want it to begin %q", what, got, want)
-	}
-	return strings.TrimPrefix(got, want)
-}
-
 // TestProbe runs testdata/probe, which calls every function of the SDK, in
 // a real host.
 func TestProbe(t *testing.T) {
 	wasmPath := buildC(t, "sdk/c/testdata/probe/probe.c")
-	manifest := conformance.Install(t, []byte(fmt.Sprintf(probeManifest, strings.Repeat("b", 5000))), wasmPath)
+	manifest := conformance.Install(t, []byte(fmt.Sprintf(conformance.ProbeManifest, strings.Repeat("b", 5000))), wasmPath)
 	h := conformance.StartHost(t, manifest, "", "probe/#")
-	p := probe{t, h}
+	p := conformance.Probe{T: t, H: h}
 	c := h.Daemon().Component("probe")
 
 	// Configuration of every type, read in the start function.
-	p.expect("string", "5 hello")
-	p.expect("double", "0 0.25")
-	p.expect("int", "0 42")
-	p.expect("bool", "0 1")
-	p.expect("dotted", "4 deep")
-	p.expect("type", "-101|E_TYPE -101")
-	if msg := p.expectPrefix("missing", "-5|E_NOT_FOUND|"); msg == "" {
+	p.Expect("string", "5 hello")
+	p.Expect("double", "0 0.25")
+	p.Expect("int", "0 42")
+	p.Expect("bool", "0 1")
+	p.Expect("dotted", "4 deep")
+	p.Expect("type", "-101|E_TYPE -101")
+	if msg := p.ExpectPrefix("missing", "-5|E_NOT_FOUND|"); msg == "" {
 		t.Error("no host message for E_NOT_FOUND")
 	}
-	p.expect("big", "5000 5000")
-	raw := p.expectPrefix("raw", "0 ")
+	p.Expect("big", "5000 5000")
+	raw := p.ExpectPrefix("raw", "0 ")
 	codec, _ := abi.NewCodec()
 	var nested map[string]any
 	if b, err := hex.DecodeString(raw); err != nil || codec.Unmarshal(b, &nested) != nil || fmt.Sprint(nested) != "map[inner:deep n:1]" {
 		t.Errorf("raw CBOR of nested: %s decodes to %v", raw, nested)
 	}
-	p.expect("cborv", "0 3")
-	if msg := p.expectPrefix("error", "-4|E_DENIED|"); !strings.Contains(msg, "denied/topic") {
+	p.Expect("cborv", "0 3")
+	if msg := p.ExpectPrefix("error", "-4|E_DENIED|"); !strings.Contains(msg, "denied/topic") {
 		t.Errorf("the host's message for a denied publish: %q", msg)
 	}
 	var sub, again, cmd, watch, after, every int64
-	if _, err := fmt.Sscan(p.wait("ids", 1)[0], &sub, &again, &cmd, &watch, &after, &every); err != nil || sub != again || sub < 0 {
-		t.Fatalf("ids %q: %v", p.get("ids"), err)
+	if _, err := fmt.Sscan(p.Wait("ids", 1)[0], &sub, &again, &cmd, &watch, &after, &every); err != nil || sub != again || sub < 0 {
+		t.Fatalf("ids %q: %v", p.Get("ids"), err)
 	}
 	if !strings.Contains(h.Log("probe"), "probe started name=probe version=1.2.3") {
 		t.Errorf("start log:\n%s", h.Log("probe"))
@@ -423,31 +355,31 @@ func TestProbe(t *testing.T) {
 
 	// Timers: the one-shot fires once, the repeating one until it stops
 	// itself on its third call.
-	p.expect("after", fmt.Sprint(after))
-	p.expect("every-stopped", "0")
+	p.Expect("after", fmt.Sprint(after))
+	p.Expect("every-stopped", "0")
 
 	// Messages reach their handler, with the context given to subscribe.
 	h.Publish("probe/in/a", "hi")
-	p.expect("echo", "probe/in/a hi 2 ctx-ok")
+	p.Expect("echo", "probe/in/a hi 2 ctx-ok")
 
 	h.Publish("probe/cmd", "update")
-	p.expect("update", "0")
-	p.expect("config", "watched x=7 rc=0 len=1")
+	p.Expect("update", "0")
+	p.Expect("config", "watched x=7 rc=0 len=1")
 
 	h.Publish("probe/cmd", "unsubscribe")
-	p.expect("unsubscribed", "0")
-	p.expect("unsubscribed-again", "-5")
+	p.Expect("unsubscribed", "0")
+	p.Expect("unsubscribed-again", "-5")
 	h.Publish("probe/in/b", "nobody listens")
 
 	if err := h.Daemon().SetSecret("token", []byte("s3cret")); err != nil {
 		t.Fatal(err)
 	}
 	h.Publish("probe/cmd", "secret")
-	p.expect("secret", "6 s3cret")
-	p.expectPrefix("secret-denied", "-4|")
+	p.Expect("secret", "6 s3cret")
+	p.ExpectPrefix("secret-denied", "-4|")
 
 	h.Publish("probe/cmd", "log")
-	p.expect("log", "0 0")
+	p.Expect("log", "0 0")
 	var cut, fixed bool
 	for _, r := range h.LogRecords("probe") {
 		cut = cut || (len(r.Msg) == 64<<10 && strings.Trim(r.Msg, "x") == "")
@@ -458,25 +390,25 @@ func TestProbe(t *testing.T) {
 	}
 
 	h.Publish("probe/cmd", "large")
-	p.expect("after-large", "0")
-	if got := p.get("large"); len(got) != 1 || got[0] != strings.Repeat("L", 100<<10) {
+	p.Expect("after-large", "0")
+	if got := p.Get("large"); len(got) != 1 || got[0] != strings.Repeat("L", 100<<10) {
 		t.Errorf("a 100 KiB publish arrived as %d messages", len(got))
 	}
 
 	h.Publish("probe/cmd", "bad-timer")
-	p.expectPrefix("bad-timer", "-3|E_INVALID|")
-	if n := len(p.get("echo")); n != 1 {
+	p.ExpectPrefix("bad-timer", "-3|E_INVALID|")
+	if n := len(p.Get("echo")); n != 1 {
 		t.Errorf("%d echoes: the handler ran after moss_unsubscribe", n)
 	}
-	if n := len(p.get("every")); n != 3 {
+	if n := len(p.Get("every")); n != 3 {
 		t.Errorf("the repeating timer ran %d times, want 3 (it stops itself)", n)
 	}
 
 	// ERRORED: the host makes a new instance, which subscribes again and
 	// gets the same ids; then FINISHED ends the component.
 	h.Publish("probe/cmd", "errored")
-	p.expect("erroring", "0")
-	ids := p.wait("ids", 2)
+	p.Expect("erroring", "0")
+	ids := p.Wait("ids", 2)
 	var sub2, again2, cmd2 int64
 	if _, err := fmt.Sscan(ids[1], &sub2, &again2, &cmd2); err != nil || cmd2 != cmd {
 		t.Errorf("after a restart: ids %q, want the subscription id %d of probe/cmd again", ids[1], cmd)
@@ -484,13 +416,13 @@ func TestProbe(t *testing.T) {
 	t.Logf("subscription ids: first instance %s, second %s (probe/in/# was unsubscribed in between)", ids[0], ids[1])
 	conformance.CheckFor(t, "probe RUNNING again", func() bool { return c.State() == component.StateRunning })
 	h.Publish("probe/cmd", "finish")
-	p.expect("finishing", "0")
+	p.Expect("finishing", "0")
 	conformance.CheckFor(t, "probe FINISHED", func() bool { return c.State() == component.StateFinished })
 
 	// A stop event reaches the stop function.
 	h2 := conformance.StartHost(t, manifest, "", "probe/stopped")
 	h2.Stop(t)
-	if got := (probe{t, h2}).get("stopped"); len(got) != 1 || got[0] != "host stopping" {
+	if got := (conformance.Probe{T: t, H: h2}).Get("stopped"); len(got) != 1 || got[0] != "host stopping" {
 		t.Errorf("stop handler published %q", got)
 	}
 }

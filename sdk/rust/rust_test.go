@@ -286,97 +286,29 @@ func TestUnit(t *testing.T) {
 
 // ---- Every SDK function against a real host -------------------------------
 
-const probeManifest = `name = "probe"
-version = "1.2.3"
-
-[wasm]
-path = "probe.wasm"
-
-[config]
-greeting = "hello"
-ratio = 0.25
-count = 42
-flag = true
-big = "%s"
-nested = { inner = "deep", n = 1 }
-"dotted.key" = "dk"
-watched = { x = 0 }
-
-[[access]]
-operations = ["pubsub.subscribe", "pubsub.publish"]
-resources = ["probe/#"]
-
-[[access]]
-operations = ["secret.get"]
-resources = ["token"]
-`
-
-// probe collects what testdata/probe publishes.
-type probe struct {
-	t *testing.T
-	h *conformance.Host
-}
-
-// wait returns the payloads published on probe/<what>, waiting for n.
-func (p probe) wait(what string, n int) []string {
-	p.t.Helper()
-	var got []string
-	conformance.CheckFor(p.t, fmt.Sprintf("%d messages on probe/%s", n, what), func() bool {
-		got = p.get(what)
-		return len(got) >= n
-	})
-	return got
-}
-
-func (p probe) get(what string) []string {
-	var got []string
-	for _, m := range p.h.Published(0) {
-		if m.Topic == "probe/"+what {
-			got = append(got, string(m.Payload))
-		}
-	}
-	return got
-}
-
-func (p probe) expect(what, want string) {
-	p.t.Helper()
-	if got := p.wait(what, 1); got[0] != want {
-		p.t.Errorf("probe/%s = %q, want %q", what, got[0], want)
-	}
-}
-
-func (p probe) expectPrefix(what, want string) string {
-	p.t.Helper()
-	got := p.wait(what, 1)[0]
-	if !strings.HasPrefix(got, want) {
-		p.t.Errorf("probe/%s = %q, want it to begin %q", what, got, want)
-	}
-	return strings.TrimPrefix(got, want)
-}
-
 // TestProbe runs testdata/probe, which calls every function of the SDK, in
 // a real host.
 func TestProbe(t *testing.T) {
 	wasmPath := buildRust(t, "sdk/rust/testdata/probe/probe.rs")
-	manifest := conformance.Install(t, []byte(fmt.Sprintf(probeManifest, strings.Repeat("b", 5000))), wasmPath)
+	manifest := conformance.Install(t, []byte(fmt.Sprintf(conformance.ProbeManifest, strings.Repeat("b", 5000))), wasmPath)
 	h := conformance.StartHost(t, manifest, "", "probe/#")
-	p := probe{t, h}
+	p := conformance.Probe{T: t, H: h}
 	c := h.Daemon().Component("probe")
 
 	// Configuration of every type, read in the start function.
-	p.expect("string", `ok "hello"`)
-	p.expect("double", "ok 0.25")
-	p.expect("int", "ok 42")
-	p.expect("int-as-double", "ok 42.0")
-	p.expect("bool", "ok true")
-	p.expect("dotted", `ok "deep"`)
-	p.expect("type", "E_TYPE|moss: config greeting: text, not an integer")
-	p.expect("float-as-int", "E_TYPE|moss: config ratio: a float, not an integer")
-	if msg := p.expectPrefix("missing", "E_NOT_FOUND|"); !strings.Contains(msg, "missing") {
+	p.Expect("string", `ok "hello"`)
+	p.Expect("double", "ok 0.25")
+	p.Expect("int", "ok 42")
+	p.Expect("int-as-double", "ok 42.0")
+	p.Expect("bool", "ok true")
+	p.Expect("dotted", `ok "deep"`)
+	p.Expect("type", "E_TYPE|moss: config greeting: text, not an integer")
+	p.Expect("float-as-int", "E_TYPE|moss: config ratio: a float, not an integer")
+	if msg := p.ExpectPrefix("missing", "E_NOT_FOUND|"); !strings.Contains(msg, "missing") {
 		t.Errorf("the host's message for E_NOT_FOUND: %q", msg)
 	}
-	p.expect("big", "ok 5000")
-	raw := p.expectPrefix("raw", `ok "`)
+	p.Expect("big", "ok 5000")
+	raw := p.ExpectPrefix("raw", `ok "`)
 	codec, err := abi.NewCodec()
 	if err != nil {
 		t.Fatal(err)
@@ -385,13 +317,13 @@ func TestProbe(t *testing.T) {
 	if b, err := hex.DecodeString(strings.TrimSuffix(raw, `"`)); err != nil || codec.Unmarshal(b, &nested) != nil || fmt.Sprint(nested) != "map[inner:deep n:1]" {
 		t.Errorf("raw CBOR of nested: %s decodes to %v", raw, nested)
 	}
-	p.expect("path", `ok "dk"`)
-	if msg := p.expectPrefix("error", "E_DENIED|"); !strings.Contains(msg, "denied/topic") {
+	p.Expect("path", `ok "dk"`)
+	if msg := p.ExpectPrefix("error", "E_DENIED|"); !strings.Contains(msg, "denied/topic") {
 		t.Errorf("the host's message for a denied publish: %q", msg)
 	}
 	var sub, again, cmd, watch, after, every int64
-	if _, err := fmt.Sscan(p.wait("ids", 1)[0], &sub, &again, &cmd, &watch, &after, &every); err != nil || sub != again || sub == 0 {
-		t.Fatalf("ids %q: %v", p.get("ids"), err)
+	if _, err := fmt.Sscan(p.Wait("ids", 1)[0], &sub, &again, &cmd, &watch, &after, &every); err != nil || sub != again || sub == 0 {
+		t.Fatalf("ids %q: %v", p.Get("ids"), err)
 	}
 	if !strings.Contains(h.Log("probe"), "probe started name=probe version=1.2.3") {
 		t.Errorf("start log:\n%s", h.Log("probe"))
@@ -399,34 +331,34 @@ func TestProbe(t *testing.T) {
 
 	// Timers: the one-shot fires once, the repeating one until it stops
 	// itself on its third call.
-	p.expect("after", "fired")
-	p.expect("every-stopped", "ok ()")
+	p.Expect("after", "fired")
+	p.Expect("every-stopped", "ok ()")
 
 	// Messages reach their handler; a handler may unsubscribe itself.
 	h.Publish("probe/in/a", "hi")
-	p.expect("echo", fmt.Sprintf("probe/in/a hi %d", sub))
+	p.Expect("echo", fmt.Sprintf("probe/in/a hi %d", sub))
 	h.Publish("probe/self", "1")
 	h.Publish("probe/self", "2")
-	p.expect("self-unsubscribed", "ok ()")
+	p.Expect("self-unsubscribed", "ok ()")
 
 	h.Publish("probe/cmd", "update")
-	p.expect("update", "ok ()")
-	p.expect("config", "watched x=ok 7")
+	p.Expect("update", "ok ()")
+	p.Expect("config", "watched x=ok 7")
 
 	h.Publish("probe/cmd", "unsubscribe")
-	p.expect("unsubscribed", "ok ()")
-	p.expectPrefix("unsubscribed-again", "E_NOT_FOUND|")
+	p.Expect("unsubscribed", "ok ()")
+	p.ExpectPrefix("unsubscribed-again", "E_NOT_FOUND|")
 	h.Publish("probe/in/b", "nobody listens")
 
 	if err := h.Daemon().SetSecret("token", []byte("s3cret")); err != nil {
 		t.Fatal(err)
 	}
 	h.Publish("probe/cmd", "secret")
-	p.expect("secret", `ok "s3cret"`)
-	p.expectPrefix("secret-denied", "E_DENIED|")
+	p.Expect("secret", `ok "s3cret"`)
+	p.ExpectPrefix("secret-denied", "E_DENIED|")
 
 	h.Publish("probe/cmd", "log")
-	p.expect("log", "ok ()")
+	p.Expect("log", "ok ()")
 	cut := false
 	for _, r := range h.LogRecords("probe") {
 		cut = cut || (len(r.Msg) == 64<<10-1 && strings.HasPrefix(r.Msg, "xé") && strings.Trim(r.Msg[1:], "é") == "")
@@ -436,22 +368,22 @@ func TestProbe(t *testing.T) {
 	}
 
 	h.Publish("probe/cmd", "large")
-	p.expect("after-large", "ok ()")
-	if got := p.get("large"); len(got) != 1 || got[0] != strings.Repeat("L", 100<<10) {
+	p.Expect("after-large", "ok ()")
+	if got := p.Get("large"); len(got) != 1 || got[0] != strings.Repeat("L", 100<<10) {
 		t.Errorf("a 100 KiB publish arrived as %d messages", len(got))
 	}
 	h.Publish("probe/cmd", "too-large")
-	p.expectPrefix("too-large", "E_TOO_LARGE|moss: publish: request of ")
+	p.ExpectPrefix("too-large", "E_TOO_LARGE|moss: publish: request of ")
 
 	h.Publish("probe/cmd", "bad-timer")
-	p.expectPrefix("bad-timer", "E_INVALID|timer_start: ")
-	if n := len(p.get("echo")); n != 1 {
+	p.ExpectPrefix("bad-timer", "E_INVALID|timer_start: ")
+	if n := len(p.Get("echo")); n != 1 {
 		t.Errorf("%d echoes: the handler ran after unsubscribe", n)
 	}
-	if n := len(p.get("self-unsubscribed")); n != 1 {
+	if n := len(p.Get("self-unsubscribed")); n != 1 {
 		t.Errorf("%d messages on probe/self-unsubscribed: the handler ran after it unsubscribed itself", n)
 	}
-	if n := len(p.get("every")); n != 3 {
+	if n := len(p.Get("every")); n != 3 {
 		t.Errorf("the repeating timer ran %d times, want 3 (it stops itself)", n)
 	}
 
@@ -462,25 +394,25 @@ func TestProbe(t *testing.T) {
 	for _, c := range []string{"panic", "errored"} {
 		h.Publish("probe/cmd", c)
 		restarts++
-		ids := p.wait("ids", restarts)
+		ids := p.Wait("ids", restarts)
 		var sub2, again2, cmd2 int64
 		if _, err := fmt.Sscan(ids[restarts-1], &sub2, &again2, &cmd2); err != nil || cmd2 != cmd {
 			t.Errorf("after %s: ids %q, want the subscription id %d of probe/cmd again", c, ids[restarts-1], cmd)
 		}
 	}
-	p.expect("erroring", "ok ()")
+	p.Expect("erroring", "ok ()")
 	if log := h.Log("probe"); !strings.Contains(log, "probe panics on purpose") {
 		t.Errorf("the panic's message is not in the log:\n%s", log)
 	}
 	conformance.CheckFor(t, "probe RUNNING again", func() bool { return c.State() == component.StateRunning })
 	h.Publish("probe/cmd", "finish")
-	p.expect("finishing", "ok ()")
+	p.Expect("finishing", "ok ()")
 	conformance.CheckFor(t, "probe FINISHED", func() bool { return c.State() == component.StateFinished })
 
 	// A stop event reaches the stop function.
 	h2 := conformance.StartHost(t, manifest, "", "probe/stopped")
 	h2.Stop(t)
-	if got := (probe{t, h2}).get("stopped"); len(got) != 1 || got[0] != "host stopping" {
+	if got := (conformance.Probe{T: t, H: h2}).Get("stopped"); len(got) != 1 || got[0] != "host stopping" {
 		t.Errorf("stop handler published %q", got)
 	}
 }
