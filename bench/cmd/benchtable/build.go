@@ -45,6 +45,18 @@ func buildGuest(root, pkg, out string) error {
 	return nil
 }
 
+// buildCGuest builds the C guest source root/src with the C SDK's build
+// script (sdk/c/build.sh: clang for wasm32-wasi as a reactor) and writes it
+// to out.
+func buildCGuest(root, src, out string) error {
+	cmd := exec.Command(filepath.Join(root, "sdk", "c", "build.sh"), src, "-o", out)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("sdk/c/build.sh %s (needs clang, lld and wasi-libc: apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32): %v\n%s", src, err, b)
+	}
+	return nil
+}
+
 // buildHost builds the moss binary to out.
 func buildHost(root, out string) error {
 	cmd := exec.Command("go", "build", "-o", out, "./host/cmd/moss")
@@ -68,7 +80,7 @@ func wat(src, outDir string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-// guest is a built Go guest and its manifest text.
+// guest is a built guest (Go or C) and its manifest text.
 type guest struct {
 	wasm     string // path of the .wasm file
 	manifest string // the component.toml from bench/guests/<name>
@@ -105,10 +117,17 @@ func (g guest) install(dir, name string) (string, error) {
 	return p, os.WriteFile(p, []byte(m), 0o644)
 }
 
-// loadGuest builds bench/guests/<name> into dir.
+// loadGuest builds bench/guests/<name> into dir: a Go guest with the Go
+// toolchain, a C guest (a directory holding <name minus -c>.c, e.g.
+// sink-c/sink.c) with sdk/c/build.sh.
 func loadGuest(root, dir, name string) (guest, error) {
 	out := filepath.Join(dir, name+".wasm")
-	if err := buildGuest(root, "bench/guests/"+name, out); err != nil {
+	csrc := filepath.Join("bench", "guests", name, strings.TrimSuffix(name, "-c")+".c")
+	if _, err := os.Stat(filepath.Join(root, csrc)); err == nil {
+		if err := buildCGuest(root, csrc, out); err != nil {
+			return guest{}, err
+		}
+	} else if err := buildGuest(root, "bench/guests/"+name, out); err != nil {
 		return guest{}, err
 	}
 	file := filepath.Join(root, "bench", "guests", name, "component.toml")

@@ -143,6 +143,12 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var sinkC guest
+	if want("pubsub") || want("rss") {
+		if sinkC, err = loadGuest(root, work, "sink-c"); err != nil {
+			return "", err
+		}
+	}
 	var rows []row
 
 	// 2, 3: the engine, both runtimes.
@@ -196,7 +202,17 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 				return "", err
 			}
 			r.mailbox = sink.mailbox
-			rows = append(rows, pubsubRow(r))
+			rows = append(rows, pubsubRow(r, "Go guests"))
+			if n == 1 {
+				// The same with the C sink, right after the Go
+				// one, so that the two are measured side by side.
+				r, err := runPubSub(work, warmCache, &pub, sinkC, n, c, runs, progress)
+				if err != nil {
+					return "", err
+				}
+				r.mailbox = sinkC.mailbox
+				rows = append(rows, pubsubRow(r, "Go publisher -> C sink"))
+			}
 		}
 		// The two halves of 1 -> 1 on their own, to show which one
 		// limits it.
@@ -241,11 +257,19 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 
 	// 6: memory, in a separate `moss run` process.
 	if want("rss") {
-		rss0, rss10, hwm10, err := runRSS(root, work, sink, runs, progress)
+		rss0, rss10s, hwm10s, err := runRSS(root, work, []guest{sink, sinkC}, runs, progress)
 		if err != nil {
 			return "", err
 		}
+		rss10, hwm10 := rss10s[0], hwm10s[0]
 		per := (median(rss10) - median(rss0)) / 10
+		rssC, hwmC := rss10s[1], hwm10s[1]
+		perC := (median(rssC) - median(rss0)) / 10
+		const goal = 20e6 // the goal: 10 idle C or Rust components plus the host in at most 20 MB
+		verdict := "meets"
+		if median(rssC) > goal {
+			verdict = "**misses**"
+		}
 		mem := ""
 		if sinkMemory > 0 {
 			mem = fmt.Sprintf(" (the sink's linear memory after its start event: %s)", fmtBytes(float64(sinkMemory)))
@@ -256,6 +280,9 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 			row{figure: "RSS of `moss run` + 10 idle Go components", value: fmtBytes(median(rss10)),
 				notes: fmt.Sprintf("10 copies of the sink manifest (one wasm, compiled once, 10 instances), VmRSS %v after `moss list` shows all RUNNING; %s per component%s; peak (VmHWM) %s; spread %s",
 					settle, fmtBytes(per), mem, fmtBytes(median(hwm10)), spread(rss10))},
+			row{figure: "RSS of `moss run` + 10 idle C components", value: fmtBytes(median(rssC)),
+				notes: fmt.Sprintf("10 copies of the sink-c manifest (the sink in C, %s wasm, 1 MiB memory limit), measured the same way, alternating with the rows above; %s per component (Go: %s); %s the goal of at most 20 MB (%s) for 10 idle C or Rust components plus the host; peak (VmHWM) %s; spread %s",
+					fmtBytes(fileSize(sinkC.wasm)), fmtBytes(perC), fmtBytes(per), verdict, fmtBytes(goal), fmtBytes(median(hwmC)), spread(rssC))},
 		)
 	}
 	progress("done")
@@ -270,14 +297,16 @@ func engineRow(figure string, r *engineResult, notes string) row {
 	}
 }
 
-func pubsubRow(r *pubsubResult) row {
+// pubsubRow is a row of figure 1; guests says which ("Go guests", "Go
+// publisher -> C sink").
+func pubsubRow(r *pubsubResult, guests string) row {
 	rate, ns := median(r.rates), median(r.nsPer)
 	what := "msg/s"
-	fig := "Wasm -> host -> Wasm pub/sub, 1 -> 1 (256 B, Go guests)"
+	fig := fmt.Sprintf("Wasm -> host -> Wasm pub/sub, 1 -> 1 (256 B, %s)", guests)
 	per := "msg"
 	if r.sinks > 1 {
 		what, per = "deliveries/s", "delivery"
-		fig = fmt.Sprintf("Wasm -> host -> Wasm pub/sub, 1 -> %d (256 B, Go guests, %d sink components)", r.sinks, r.sinks)
+		fig = fmt.Sprintf("Wasm -> host -> Wasm pub/sub, 1 -> %d (256 B, %s, %d sink components)", r.sinks, guests, r.sinks)
 	}
 	drop := dropNote(r)
 	return row{

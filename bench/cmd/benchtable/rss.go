@@ -113,31 +113,39 @@ func allRunning(list []admin.ComponentInfo) bool {
 	return true
 }
 
-// runRSS measures the host with 0 and with 10 idle components, alternating,
-// runs times each, after one uncounted run that fills the compilation cache.
-func runRSS(root, work string, sink guest, runs int, progress func(string)) (rss0, rss10, hwm10 []float64, err error) {
+// runRSS measures the host with 0 idle components and with 10 idle copies
+// of each of sinks (the Go sink, the C sink), alternating, runs times each,
+// after one uncounted run per guest that fills the compilation cache.
+// rss10 and hwm10 have one slice per guest in sinks.
+func runRSS(root, work string, sinks []guest, runs int, progress func(string)) (rss0 []float64, rss10, hwm10 [][]float64, err error) {
 	base := filepath.Join(work, "rss")
 	mossBin := filepath.Join(base, "moss")
 	if err := buildHost(root, mossBin); err != nil {
 		return nil, nil, nil, err
 	}
 	cache := filepath.Join(base, "cache")
-	if _, _, err := rssOnce(mossBin, filepath.Join(base, "fill"), cache, sink, 1); err != nil {
-		return nil, nil, nil, err
+	for i, sink := range sinks {
+		if _, _, err := rssOnce(mossBin, filepath.Join(base, fmt.Sprintf("fill%d", i)), cache, sink, 1); err != nil {
+			return nil, nil, nil, err
+		}
 	}
+	rss10 = make([][]float64, len(sinks))
+	hwm10 = make([][]float64, len(sinks))
 	for run := range runs {
-		for _, n := range []int{0, 10} {
-			rss, hwm, err := rssOnce(mossBin, filepath.Join(base, fmt.Sprintf("run%d-n%d", run, n)), cache, sink, n)
+		rss, hwm, err := rssOnce(mossBin, filepath.Join(base, fmt.Sprintf("run%d-n0", run)), cache, guest{}, 0)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rss0 = append(rss0, rss)
+		progress(fmt.Sprintf("RSS, 0 idle components, run %d/%d: %s (peak %s)", run+1, runs, fmtBytes(rss), fmtBytes(hwm)))
+		for i, sink := range sinks {
+			rss, hwm, err := rssOnce(mossBin, filepath.Join(base, fmt.Sprintf("run%d-n10-%d", run, i)), cache, sink, 10)
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			if n == 0 {
-				rss0 = append(rss0, rss)
-			} else {
-				rss10 = append(rss10, rss)
-				hwm10 = append(hwm10, hwm)
-			}
-			progress(fmt.Sprintf("RSS, %d idle components, run %d/%d: %s (peak %s)", n, run+1, runs, fmtBytes(rss), fmtBytes(hwm)))
+			rss10[i] = append(rss10[i], rss)
+			hwm10[i] = append(hwm10[i], hwm)
+			progress(fmt.Sprintf("RSS, 10 idle %s components, run %d/%d: %s (peak %s)", filepath.Base(sink.wasm), run+1, runs, fmtBytes(rss), fmtBytes(hwm)))
 		}
 	}
 	return rss0, rss10, hwm10, nil
