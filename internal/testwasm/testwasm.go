@@ -157,3 +157,61 @@ func Root(t testing.TB) string { return moduleRoot(t) }
 func CompileCacheDir(t testing.TB) string {
 	return filepath.Join(cacheDir(t), "wazero")
 }
+
+// Names lists a module's imports ("module.name") and exports, read from
+// its import and export sections.
+func Names(t testing.TB, b []byte) (imports, exports []string) {
+	t.Helper()
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		t.Fatal("not a Wasm module")
+	}
+	p := 8
+	uleb := func() int {
+		v, shift := 0, 0
+		for p < len(b) {
+			c := b[p]
+			p++
+			v |= int(c&0x7f) << shift
+			if c < 0x80 {
+				return v
+			}
+			shift += 7
+		}
+		t.Fatal("truncated LEB128")
+		return 0
+	}
+	name := func() string {
+		n := uleb()
+		s := string(b[p : p+n])
+		p += n
+		return s
+	}
+	for p < len(b) {
+		id := b[p]
+		p++
+		size := uleb()
+		end := p + size
+		switch id {
+		case 2: // imports
+			for range uleb() {
+				mod, field := name(), name()
+				imports = append(imports, mod+"."+field)
+				switch kind := b[p]; kind {
+				case 0: // function: type index
+					p++
+					uleb()
+				default:
+					t.Fatalf("import %s.%s of kind %d: only functions expected", mod, field, kind)
+				}
+			}
+		case 7: // exports
+			for range uleb() {
+				exports = append(exports, name())
+				p++ // kind
+				uleb()
+			}
+		}
+		p = end
+	}
+	return imports, exports
+}

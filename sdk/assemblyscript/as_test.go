@@ -84,7 +84,7 @@ func TestImports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imports, exports := wasmNames(t, b)
+	imports, exports := testwasm.Names(t, b)
 	for _, im := range imports {
 		if !strings.HasPrefix(im, "moss.") && !strings.HasPrefix(im, "wasi_snapshot_preview1.") {
 			t.Errorf("imports %s: the host provides only moss and wasi_snapshot_preview1", im)
@@ -100,79 +100,4 @@ func TestImports(t *testing.T) {
 		}
 	}
 	t.Logf("imports %v; exports %v", imports, exports)
-}
-
-// wasmNames reads a module's import ("module.name") and export names.
-func wasmNames(t *testing.T, b []byte) (imports, exports []string) {
-	t.Helper()
-	if len(b) < 8 || string(b[:4]) != "\x00asm" {
-		t.Fatal("not a wasm module")
-	}
-	p := 8
-	uleb := func() int {
-		v, shift := 0, 0
-		for {
-			if p >= len(b) {
-				t.Fatal("truncated module")
-			}
-			c := b[p]
-			p++
-			v |= int(c&0x7f) << shift
-			if c < 0x80 {
-				return v
-			}
-			shift += 7
-		}
-	}
-	name := func() string {
-		n := uleb()
-		if p+n > len(b) {
-			t.Fatal("truncated module")
-		}
-		s := string(b[p : p+n])
-		p += n
-		return s
-	}
-	for p < len(b) {
-		id := b[p]
-		p++
-		size := uleb()
-		end := p + size
-		switch id {
-		case 2: // imports
-			for n := uleb(); n > 0; n-- {
-				mod := name()
-				field := name()
-				imports = append(imports, mod+"."+field)
-				switch kind := b[p]; kind {
-				case 0: // func: type index
-					p++
-					uleb()
-				case 1: // table: reftype, limits
-					p += 2
-					if b[p-1]&1 != 0 {
-						uleb()
-					}
-					uleb()
-				case 2: // memory: limits
-					p++
-					flags := b[p-1]
-					uleb()
-					if flags&1 != 0 {
-						uleb()
-					}
-				case 3: // global: valtype, mut
-					p += 3
-				}
-			}
-		case 7: // exports
-			for n := uleb(); n > 0; n-- {
-				exports = append(exports, name())
-				p++
-				uleb()
-			}
-		}
-		p = end
-	}
-	return imports, exports
 }

@@ -143,7 +143,7 @@ func TestImports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imports, exports := wasmNames(t, code)
+	imports, exports := testwasm.Names(t, code)
 	var moss []string
 	for _, im := range imports {
 		if mod, name, _ := strings.Cut(im, "."); mod == abi.ImportModule {
@@ -161,63 +161,6 @@ func TestImports(t *testing.T) {
 	if !slices.Equal(exports, want) {
 		t.Errorf("alerts-rust exports %v, want %v", exports, want)
 	}
-}
-
-// wasmNames lists a module's imports ("module.name") and exports.
-func wasmNames(t *testing.T, b []byte) (imports, exports []string) {
-	t.Helper()
-	if len(b) < 8 || string(b[:4]) != "\x00asm" {
-		t.Fatal("not a Wasm module")
-	}
-	p := 8
-	uleb := func() int {
-		v, shift := 0, 0
-		for p < len(b) {
-			c := b[p]
-			p++
-			v |= int(c&0x7f) << shift
-			if c < 0x80 {
-				return v
-			}
-			shift += 7
-		}
-		t.Fatal("truncated LEB128")
-		return 0
-	}
-	name := func() string {
-		n := uleb()
-		s := string(b[p : p+n])
-		p += n
-		return s
-	}
-	for p < len(b) {
-		id := b[p]
-		p++
-		size := uleb()
-		end := p + size
-		switch id {
-		case 2: // imports
-			for range uleb() {
-				mod, field := name(), name()
-				imports = append(imports, mod+"."+field)
-				switch kind := b[p]; kind {
-				case 0: // function: type index
-					p++
-					uleb()
-				default:
-					t.Fatalf("import %s.%s of kind %d: only functions expected", mod, field, kind)
-				}
-			}
-		case 7: // exports
-			for range uleb() {
-				exports = append(exports, name())
-				p++ // kind
-				uleb()
-			}
-		}
-		p = end
-	}
-	return imports, exports
 }
 
 // TestTables checks the SDK's table of error codes against ABI.md's, and its
