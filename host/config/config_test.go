@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,44 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moss-edge/moss/internal/golden"
+
 	"github.com/moss-edge/moss/host/conftree"
 
 	"github.com/moss-edge/moss/host/limits"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
 // TestGolden loads every testdata/*.toml and compares the errors, or a
 // rendering of the decoded configuration, with testdata/*.golden.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.toml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no inputs: %v", err)
-	}
 	abs, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".toml")
-		t.Run(name, func(t *testing.T) {
-			got := render(t, file, abs)
-			golden := strings.TrimSuffix(file, ".toml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", file, golden, got, want)
-			}
-		})
-	}
+	golden.Run(t, "testdata/*.toml", func(t *testing.T, file string) string { return render(t, file, abs) })
 }
 
 func render(t *testing.T, file, abs string) string {

@@ -5,44 +5,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/moss-edge/moss/internal/golden"
+
 	"github.com/moss-edge/moss/host/authz"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestGolden loads every testdata/*.toml and compares the errors, or a
 // rendering of the decoded manifest, with testdata/*.golden.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.toml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no inputs: %v", err)
-	}
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".toml")
-		t.Run(name, func(t *testing.T) {
-			got := render(t, file)
-			golden := strings.TrimSuffix(file, ".toml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", file, golden, got, want)
-			}
-		})
-	}
+	golden.Run(t, "testdata/*.toml", render)
 }
 
 func render(t *testing.T, file string) string {
