@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moss-edge/moss/internal/poll"
+
 	"go.uber.org/goleak"
 
 	"github.com/moss-edge/moss/host/logs"
@@ -200,13 +202,7 @@ func waitErr(t *testing.T, ch <-chan error) error {
 // checkFor polls cond until it holds or a deadline passes.
 func checkFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	poll.Until(t, "the condition", cond)
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/slogtest"
 	"time"
+
+	"github.com/moss-edge/moss/internal/poll"
 )
 
 func TestRecordString(t *testing.T) {
@@ -420,11 +422,5 @@ func checkRecords(t *testing.T, got, want []Record) {
 // checkFor polls cond until it holds or a deadline passes.
 func checkFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, "the condition", cond)
 }

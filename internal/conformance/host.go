@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moss-edge/moss/internal/poll"
+
 	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/config"
 	"github.com/moss-edge/moss/host/daemon"
@@ -163,16 +165,10 @@ func (h *Host) MemoryKiB(t testing.TB, name string) string {
 	return "?"
 }
 
-// CheckFor polls cond until it holds, or fails the test after 30 s.
+// CheckFor polls cond until it holds, or fails the test (poll.Until).
 func CheckFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, what, cond)
 }
 
 // collector is a bus subscriber that keeps every message it gets.

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moss-edge/moss/internal/poll"
+
 	"go.uber.org/goleak"
 
 	"github.com/moss-edge/moss/host/admin"
@@ -127,13 +129,7 @@ func startHost(t *testing.T, h *fakeHost, buf *logs.Buffer) string {
 
 func checkFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	poll.Until(t, "the condition", cond)
 }
 
 type result struct {
