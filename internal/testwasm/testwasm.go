@@ -215,3 +215,68 @@ func Names(t testing.TB, b []byte) (imports, exports []string) {
 	}
 	return imports, exports
 }
+
+// Script builds the component whose source is src with an SDK's build
+// script, both relative to the module root (e.g. "sdk/c/build.sh",
+// "examples/alerts-c/alerts.c"), run as `script src -o OUT` with env added
+// to the environment, and returns the path of the module and what the
+// script printed (warnings). The result is cached by the content of the
+// SDK's directory, of src's directory and of env, like the Go builds, so
+// each component is built once across test runs. hint says what to install
+// when the build fails.
+func Script(t testing.TB, script, src, hint string, env ...string) (wasm string, output []byte) {
+	t.Helper()
+	root := moduleRoot(t)
+	h := sha256.New()
+	for _, d := range []string{filepath.Dir(script), filepath.Dir(src)} {
+		hashDir(t, h, filepath.Join(root, d))
+	}
+	h.Write([]byte(src + "\x00" + strings.Join(env, "\x00")))
+	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	out := filepath.Join(cacheDir(t), base+"-"+hex.EncodeToString(h.Sum(nil)[:8])+".wasm")
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	tmp := out + "." + strconv.Itoa(os.Getpid()) + ".tmp"
+	cmd := exec.Command(filepath.Join(root, script), src, "-o", tmp)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		os.Remove(tmp)
+		t.Fatalf("%s %s: %v\n%s\n(%s)", script, src, err, b, hint)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		t.Fatal(err)
+	}
+	return out, b
+}
+
+// hashDir hashes the regular files under dir, skipping node_modules and
+// built modules.
+func hashDir(t testing.TB, h interface{ Write([]byte) (int, error) }, dir string) {
+	var files []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && d.Name() == "node_modules" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && !strings.HasSuffix(p, ".wasm") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write([]byte(f))
+		h.Write(b)
+	}
+}

@@ -9,9 +9,7 @@ package assdk_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/moss-edge/moss/internal/conformance"
@@ -20,14 +18,9 @@ import (
 
 const toolHint = "the AssemblyScript SDK needs node and npm (apt-get install -y nodejs npm); its first build runs npm ci in sdk/assemblyscript, which needs the npm registry"
 
-var built struct {
-	sync.Mutex
-	wasm map[string]string
-}
-
 // buildAS builds a component from its entry file (relative to the module
-// root) with sdk/assemblyscript/build.sh, once per test process, and
-// returns the path of the .wasm file.
+// root) with sdk/assemblyscript/build.sh and returns the path of the .wasm
+// file. (Its first build prints what npm ci installs: not a warning.)
 func buildAS(t *testing.T, src string) string {
 	t.Helper()
 	if testing.Short() {
@@ -38,28 +31,8 @@ func buildAS(t *testing.T, src string) string {
 			t.Fatalf("%s not found: %s: %v", tool, toolHint, err)
 		}
 	}
-	built.Lock()
-	defer built.Unlock()
-	if p, ok := built.wasm[src]; ok {
-		return p
-	}
-	root := testwasm.Root(t)
-	// Not t.TempDir: the module outlives the test that first builds it.
-	dir, err := os.MkdirTemp("", "moss-as-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".ts")+".wasm")
-	cmd := exec.Command(filepath.Join(root, "sdk/assemblyscript/build.sh"), src, "-o", out)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sdk/assemblyscript/build.sh %s: %v\n%s\n(%s)", src, err, b, toolHint)
-	}
-	if built.wasm == nil {
-		built.wasm = map[string]string{}
-	}
-	built.wasm[src] = out
-	return out
+	wasm, _ := testwasm.Script(t, "sdk/assemblyscript/build.sh", src, toolHint)
+	return wasm
 }
 
 func alertsAS(t *testing.T) conformance.Component {

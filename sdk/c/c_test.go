@@ -31,9 +31,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const toolchainHint = "apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32"
 
-// buildC builds a component from C sources (relative to the module root)
-// with sdk/c/build.sh and returns the path of the .wasm file.
-func buildC(t *testing.T, srcs ...string) string {
+// buildC builds a component from its C source (relative to the module
+// root) with sdk/c/build.sh and returns the path of the .wasm file. The
+// SDK builds without a warning, and so must what uses it.
+func buildC(t *testing.T, src string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds Wasm components: skipped in -short mode")
@@ -41,17 +42,11 @@ func buildC(t *testing.T, srcs ...string) string {
 	if _, err := exec.LookPath("clang"); err != nil {
 		t.Fatalf("clang not found: the C SDK's tests need clang and wasi-libc (%s): %v", toolchainHint, err)
 	}
-	root := testwasm.Root(t)
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(srcs[0]), ".c")+".wasm")
-	args := append([]string{"-o", out}, srcs...)
-	cmd := exec.Command(filepath.Join(root, "sdk/c/build.sh"), args...)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sdk/c/build.sh %s: %v\n%s\n(the C SDK needs clang, wasm-ld and wasi-libc: %s)", strings.Join(args, " "), err, b, toolchainHint)
-	} else if len(b) > 0 {
-		t.Errorf("sdk/c/build.sh %s: warnings:\n%s", strings.Join(args, " "), b)
+	wasm, out := testwasm.Script(t, "sdk/c/build.sh", src, "the C SDK needs clang, wasm-ld and wasi-libc: "+toolchainHint)
+	if len(out) > 0 {
+		t.Errorf("sdk/c/build.sh %s: warnings:\n%s", src, out)
 	}
-	return out
+	return wasm
 }
 
 // ---- The codec against the shared fixtures ---------------------------------

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -27,31 +26,7 @@ import (
 	"github.com/moss-edge/moss/internal/testwasm"
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "moss-rust-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	built.dir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// built holds the components this test process has built, by source: each
-// is built once, into a directory removed when the tests end.
-var built struct {
-	sync.Mutex
-	dir  string
-	wasm map[string]string
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const toolchainHint = "apt-get install -y rustc libstd-rust-dev-wasm32 lld-14"
 
@@ -87,31 +62,14 @@ func rustc(t *testing.T) string {
 }
 
 // buildRust builds a component from its crate root (relative to the module
-// root) with sdk/rust/build.sh, once per test process, and returns the path
-// of the .wasm file.
+// root) with sdk/rust/build.sh and returns the path of the .wasm file.
 func buildRust(t *testing.T, src string) string {
 	t.Helper()
-	r := rustc(t)
-	built.Lock()
-	defer built.Unlock()
-	if p, ok := built.wasm[src]; ok {
-		return p
+	wasm, out := testwasm.Script(t, "sdk/rust/build.sh", src, "the Rust SDK needs "+toolchainHint, "RUSTC="+rustc(t))
+	if len(out) > 0 {
+		t.Errorf("sdk/rust/build.sh %s: warnings:\n%s", src, out)
 	}
-	root := testwasm.Root(t)
-	out := filepath.Join(built.dir, strings.TrimSuffix(filepath.Base(src), ".rs")+".wasm")
-	cmd := exec.Command(filepath.Join(root, "sdk/rust/build.sh"), src, "-o", out)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "RUSTC="+r)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sdk/rust/build.sh %s: %v\n%s\n(the Rust SDK needs %s)", src, err, b, toolchainHint)
-	} else if len(b) > 0 {
-		t.Errorf("sdk/rust/build.sh %s: warnings:\n%s", src, b)
-	}
-	if built.wasm == nil {
-		built.wasm = map[string]string{}
-	}
-	built.wasm[src] = out
-	return out
+	return wasm
 }
 
 func alertsRust(t *testing.T) conformance.Component {
