@@ -75,16 +75,7 @@ func runEngine(root, work, watFile string, perDeliver float64, runs int, progres
 	res := &engineResult{}
 	for run := range runs {
 		for i, inst := range insts {
-			var failed error
-			r := testing.Benchmark(func(b *testing.B) {
-				b.ReportAllocs()
-				for range b.N {
-					if err := inst.Deliver(batch); err != nil {
-						failed = err
-						b.FailNow()
-					}
-				}
-			})
+			r, failed := benchDeliver(inst, batch)
 			if failed != nil {
 				return nil, fmt.Errorf("%s: %w", watFile, failed)
 			}
@@ -94,6 +85,22 @@ func runEngine(root, work, watFile string, perDeliver float64, runs int, progres
 		}
 	}
 	return res, nil
+}
+
+// benchDeliver measures delivering batch into inst, as testing.Benchmark
+// does, and returns the first delivery error.
+func benchDeliver(inst *wasm.Instance, batch []byte) (testing.BenchmarkResult, error) {
+	var failed error
+	r := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if err := inst.Deliver(batch); err != nil {
+				failed = err
+				b.FailNow()
+			}
+		}
+	})
+	return r, failed
 }
 
 // add records one run: engine 0 is the default, 1 no-termination. It
@@ -168,16 +175,7 @@ func runGoDeliver(sink guest, runs int, progress func(string)) (*engineResult, e
 	progress(fmt.Sprintf("sink Go guest: linear memory after start %s", fmtBytes(float64(res.memory))))
 	for run := range runs {
 		for i, inst := range insts {
-			var failed error
-			r := testing.Benchmark(func(b *testing.B) {
-				b.ReportAllocs()
-				for range b.N {
-					if err := inst.Deliver(batch); err != nil {
-						failed = err
-						b.FailNow()
-					}
-				}
-			})
+			r, failed := benchDeliver(inst, batch)
 			if failed != nil {
 				return nil, fmt.Errorf("sink: %w", failed)
 			}
