@@ -56,7 +56,11 @@ const (
 	FuncTimerStop    = "timer_stop"
 	FuncReportState  = "report_state"
 	FuncSecretGet    = "secret_get"
-	FuncResponse     = "response"
+	// Cloud: the host's MQTT link to AWS IoT Core.
+	FuncCloudPublish     = "cloud_publish"
+	FuncCloudSubscribe   = "cloud_subscribe"
+	FuncCloudUnsubscribe = "cloud_unsubscribe"
+	FuncResponse         = "response"
 )
 
 // HostFunctions lists every host function of this ABI version in the order
@@ -64,7 +68,8 @@ const (
 var HostFunctions = []string{
 	FuncLog, FuncPublish, FuncSubscribe, FuncUnsubscribe,
 	FuncConfigGet, FuncConfigUpdate, FuncConfigWatch,
-	FuncTimerStart, FuncTimerStop, FuncReportState, FuncSecretGet, FuncResponse,
+	FuncTimerStart, FuncTimerStop, FuncReportState, FuncSecretGet,
+	FuncCloudPublish, FuncCloudSubscribe, FuncCloudUnsubscribe, FuncResponse,
 }
 
 // Code is a host function status. A host function returns a non-negative

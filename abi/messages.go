@@ -67,6 +67,14 @@ type ReportStateRequest struct {
 	Reason string `cbor:"reason,omitempty"`
 }
 
+// CloudPublishRequest is the request of FuncCloudPublish. QoS is 0 (the
+// default) or 1.
+type CloudPublishRequest struct {
+	Topic   string `cbor:"topic"`
+	Payload []byte `cbor:"payload"`
+	QoS     uint8  `cbor:"qos,omitempty"`
+}
+
 // SecretGetRequest is the request of FuncSecretGet.
 type SecretGetRequest struct {
 	Name string `cbor:"name"`

@@ -112,6 +112,26 @@ type Status struct {
 	Started       time.Time `json:"started"`
 	Components    int       `json:"components"`
 	Subscriptions int       `json:"subscriptions"`
+	Cloud         *Cloud    `json:"cloud,omitempty"`
+}
+
+// Cloud is the state of the host's link to AWS IoT Core.
+type Cloud struct {
+	State         string    `json:"state"` // OFFLINE, CONNECTING, CONNECTED or DISCONNECTED
+	Endpoint      string    `json:"endpoint,omitempty"`
+	Since         time.Time `json:"since"`
+	LastError     string    `json:"last_error,omitempty"`
+	Reconnects    int       `json:"reconnects"`
+	Spooled       int       `json:"spooled"`
+	SpooledBytes  int64     `json:"spooled_bytes"`
+	SpoolMax      int64     `json:"spool_max_bytes"`
+	Evicted       uint64    `json:"evicted"`
+	Subscriptions int       `json:"subscriptions"`
+	Sent          uint64    `json:"sent"`
+	Received      uint64    `json:"received"`
+	Rejected      uint64    `json:"rejected"`
+	BytesOut      uint64    `json:"bytes_out"`
+	BytesIn       uint64    `json:"bytes_in"`
 }
 
 // Backend is what the server needs from the host. Its methods may be called

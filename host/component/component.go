@@ -116,10 +116,24 @@ type Env struct {
 	Logger *slog.Logger // the component's logger ("component" attribute set by New)
 	// Secrets serves secret_get; nil makes it fail with E_UNAVAILABLE.
 	Secrets Secrets
+	// Cloud serves the cloud_* host functions; nil makes them fail with
+	// E_UNAVAILABLE.
+	Cloud   Cloud
 	Restart Restart
 	// Output makes the writer a guest's stdout or stderr goes to (each line
 	// logged at level); nil discards guest output.
 	Output func(log *slog.Logger, level slog.Level) io.WriteCloser
+}
+
+// Cloud is the host's link to AWS IoT Core as a component sees it. Errors
+// it returns should be *abi.Error, whose codes reach the guest as they are;
+// any other error becomes E_INTERNAL.
+type Cloud interface {
+	// Publish returns once the message is safe (acknowledged or spooled).
+	Publish(ctx context.Context, topic string, payload []byte, qos byte) error
+	// Subscribe delivers matching cloud messages to s with id.
+	Subscribe(filter string, s bus.Subscriber, id uint32) error
+	Unsubscribe(filter string, s bus.Subscriber, id uint32)
 }
 
 // Secrets is the secret store as a component sees it.
@@ -164,7 +178,10 @@ type Component struct {
 	subs      map[string]uint32 // filter -> id, stable for the component's life
 	subFilter map[uint32]string
 	nextSub   uint32
-	changed   chan struct{} // closed and replaced on every state change
+	// Cloud subscriptions, ids from the same space as local ones.
+	cloudSubs   map[string]uint32
+	cloudFilter map[uint32]string
+	changed     chan struct{} // closed and replaced on every state change
 
 	delivered atomic.Uint64
 	dropWarn  burst
@@ -193,20 +210,22 @@ func New(spec Spec, env Env) *Component {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Component{
-		spec:      spec,
-		env:       env,
-		log:       env.Logger.With("component", spec.Name),
-		mbox:      mailbox.New(spec.Limits.Mailbox),
-		conf:      conftree.New(spec.Config),
-		state:     StateInstalled,
-		since:     time.Now(),
-		subs:      make(map[string]uint32),
-		subFilter: make(map[uint32]string),
-		changed:   make(chan struct{}),
-		stopCh:    make(chan struct{}),
-		done:      make(chan struct{}),
-		logLimit:  tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
-		pubLimit:  tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
+		spec:        spec,
+		env:         env,
+		log:         env.Logger.With("component", spec.Name),
+		mbox:        mailbox.New(spec.Limits.Mailbox),
+		conf:        conftree.New(spec.Config),
+		state:       StateInstalled,
+		since:       time.Now(),
+		subs:        make(map[string]uint32),
+		subFilter:   make(map[uint32]string),
+		cloudSubs:   make(map[string]uint32),
+		cloudFilter: make(map[uint32]string),
+		changed:     make(chan struct{}),
+		stopCh:      make(chan struct{}),
+		done:        make(chan struct{}),
+		logLimit:    tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
+		pubLimit:    tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
 	}
 	return c
 }
@@ -525,8 +544,14 @@ func (c *Component) unsubscribeAll() {
 	subs := c.subs
 	c.subs = make(map[string]uint32)
 	c.subFilter = make(map[uint32]string)
+	cloudSubs := c.cloudSubs
+	c.cloudSubs = make(map[string]uint32)
+	c.cloudFilter = make(map[uint32]string)
 	c.mu.Unlock()
 	for f, id := range subs {
 		c.env.Bus.Unsubscribe(f, c, id)
+	}
+	for f, id := range cloudSubs {
+		c.env.Cloud.Unsubscribe(f, c, id)
 	}
 }

@@ -38,6 +38,12 @@ func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
 		return nil, c.reportState(req)
 	case abi.FuncSecretGet:
 		return c.secretGet(req)
+	case abi.FuncCloudPublish:
+		return nil, c.cloudPublish(req)
+	case abi.FuncCloudSubscribe:
+		return c.cloudSubscribe(req)
+	case abi.FuncCloudUnsubscribe:
+		return nil, c.cloudUnsubscribe(req)
 	}
 	return nil, abi.Errorf(abi.ErrUnsupported, "%s", fn)
 }

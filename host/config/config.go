@@ -39,7 +39,10 @@ type Config struct {
 	Lifecycle     Lifecycle `toml:"lifecycle"`
 	// Limits are the host-wide defaults for component limits; a
 	// component's manifest may set its own.
-	Limits     limits.Limits  `toml:"limits"`
+	Limits limits.Limits `toml:"limits"`
+	// Cloud is the link to AWS IoT Core; with no endpoint the host runs
+	// offline and spools what components send to the cloud.
+	Cloud      Cloud          `toml:"cloud"`
 	Components []ComponentRef `toml:"components"`
 	// File is the path the configuration was loaded from; empty from
 	// Default or Parse.
@@ -59,6 +62,56 @@ type Lifecycle struct {
 	// StopTimeout is how long a component gets to handle its stop event.
 	StopTimeout limits.Duration `toml:"stop_timeout"`
 }
+
+// Cloud configures the MQTT link to AWS IoT Core (or any MQTT 5 broker
+// with mutual TLS).
+type Cloud struct {
+	// Endpoint is the IoT Core data endpoint (xxxx-ats.iot.REGION.amazonaws.com);
+	// empty means offline: cloud publishes spool until one is configured.
+	Endpoint string `toml:"endpoint"`
+	// Port is 8883, or 443 (which uses ALPN "x-amzn-mqtt-ca").
+	Port int `toml:"port"`
+	// ThingName is the device's thing, also its MQTT client id.
+	ThingName string `toml:"thing_name"`
+	Cert      string `toml:"cert"`    // device certificate (PEM)
+	Key       string `toml:"key"`     // its private key (PEM, mode 0600)
+	RootCA    string `toml:"root_ca"` // CA that signed the broker's certificate
+	// KeepAlive is the MQTT keep-alive; IoT Core accepts 30s to 1200s.
+	KeepAlive limits.Duration `toml:"keep_alive"`
+	// ConnectTimeout bounds one connection attempt (TCP, TLS and CONNACK).
+	ConnectTimeout limits.Duration `toml:"connect_timeout"`
+	// Reconnect delays grow exponentially (with jitter) from ReconnectMin
+	// to ReconnectMax while the broker cannot be reached.
+	ReconnectMin limits.Duration `toml:"reconnect_min"`
+	ReconnectMax limits.Duration `toml:"reconnect_max"`
+	// PublishRate caps messages a second to the cloud (IoT Core allows 100
+	// per connection); 0 lifts the cap, e.g. for a local broker. Messages
+	// over the rate wait in the spool.
+	PublishRate int   `toml:"max_publish_rate"`
+	Spool       Spool `toml:"spool"`
+}
+
+// Spool configures the queue of cloud-bound messages kept while offline.
+type Spool struct {
+	// Storage is "disk" (in the host database: survives a restart or a
+	// kill -9) or "memory".
+	Storage string `toml:"storage"`
+	// MaxSizeBytes caps the spool (payload plus topic of each message);
+	// when it is full, new QoS 1 messages are refused, never dropped.
+	MaxSizeBytes int64 `toml:"max_size_bytes"`
+	// KeepQoS0WhenOffline spools QoS 0 messages too; they are the first
+	// evicted when a QoS 1 message needs room.
+	KeepQoS0WhenOffline bool `toml:"keep_qos0_when_offline"`
+}
+
+// Spool storages.
+const (
+	SpoolDisk   = "disk"
+	SpoolMemory = "memory"
+)
+
+// Online reports whether a cloud endpoint is configured.
+func (c *Cloud) Online() bool { return c.Endpoint != "" }
 
 // ComponentRef names a component to run.
 type ComponentRef struct {
@@ -96,6 +149,18 @@ func Default() *Config {
 			StopTimeout:       limits.Duration{Duration: 5 * time.Second},
 		},
 		Limits: limits.Defaults(),
+		Cloud: Cloud{
+			Port:           8883,
+			KeepAlive:      limits.Duration{Duration: 60 * time.Second},
+			ConnectTimeout: limits.Duration{Duration: 10 * time.Second},
+			ReconnectMin:   limits.Duration{Duration: time.Second},
+			ReconnectMax:   limits.Duration{Duration: 2 * time.Minute},
+			PublishRate:    100,
+			Spool: Spool{
+				Storage:      SpoolDisk,
+				MaxSizeBytes: 2621440, // Greengrass's default: 2.5 MiB
+			},
+		},
 	}
 }
 
@@ -149,6 +214,11 @@ func Parse(name string, data []byte, baseDir string) (*Config, error) {
 	}
 	for i := range c.Components {
 		c.Components[i].Manifest = resolve(baseDir, c.Components[i].Manifest)
+	}
+	for _, p := range []*string{&c.Cloud.Cert, &c.Cloud.Key, &c.Cloud.RootCA} {
+		if *p != "" {
+			*p = resolve(baseDir, *p)
+		}
 	}
 	return c, nil
 }
@@ -236,6 +306,8 @@ func (c *Config) validate(doc *tomlx.Doc) {
 		}
 	}
 
+	c.validateCloud(doc, check)
+
 	seen := map[string]int{}
 	for i, ref := range c.Components {
 		p := tomlx.Path{"components", i}
@@ -270,4 +342,84 @@ func unwrap(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+func (c *Config) validateCloud(doc *tomlx.Doc, check func(tomlx.Path, func())) {
+	cl := &c.Cloud
+	p := func(key ...string) tomlx.Path {
+		out := tomlx.Path{"cloud"}
+		for _, k := range key {
+			out = out.Key(k)
+		}
+		return out
+	}
+	check(p("port"), func() {
+		if cl.Port < 1 || cl.Port > 65535 {
+			doc.Errorf(p("port"), "cloud.port %d: want 1..65535 (IoT Core listens on 8883 and 443)", cl.Port)
+		}
+	})
+	// IoT Core refuses a keep-alive outside 30s..1200s; a local broker may
+	// take less, which the tests use, so only the upper bound is enforced.
+	check(p("keep_alive"), func() {
+		if d := cl.KeepAlive.Duration; d < time.Second || d > 1200*time.Second || d%time.Second != 0 {
+			doc.Errorf(p("keep_alive"), "cloud.keep_alive %v: want whole seconds from 1s to 1200s (IoT Core accepts 30s to 1200s)", cl.KeepAlive)
+		}
+	})
+	for _, k := range []string{"connect_timeout", "reconnect_min", "reconnect_max"} {
+		k := k
+		d := map[string]limits.Duration{"connect_timeout": cl.ConnectTimeout, "reconnect_min": cl.ReconnectMin, "reconnect_max": cl.ReconnectMax}[k]
+		check(p(k), func() {
+			if d.Duration <= 0 {
+				doc.Errorf(p(k), "cloud.%s: must be more than 0", k)
+			}
+		})
+	}
+	if cl.ReconnectMin.Duration > 0 && cl.ReconnectMax.Duration > 0 && cl.ReconnectMax.Duration < cl.ReconnectMin.Duration {
+		doc.Errorf(p("reconnect_max"), "cloud.reconnect_max (%v) is less than cloud.reconnect_min (%v)", cl.ReconnectMax, cl.ReconnectMin)
+	}
+	if cl.Endpoint != "" && !doc.Failed(p("endpoint")) {
+		for _, k := range []struct {
+			key string
+			val string
+		}{{"thing_name", cl.ThingName}, {"cert", cl.Cert}, {"key", cl.Key}, {"root_ca", cl.RootCA}} {
+			if k.val == "" && !doc.Failed(p(k.key)) {
+				doc.Errorf(p("endpoint"), "cloud.endpoint is set but cloud.%s is missing", k.key)
+			}
+		}
+	}
+	check(p("thing_name"), func() {
+		// IoT Core: thing names are 1..128 of [a-zA-Z0-9:_-].
+		if !validThingName(cl.ThingName) {
+			doc.Errorf(p("thing_name"), "cloud.thing_name %q: want 1 to 128 characters from a-z A-Z 0-9 : _ -", cl.ThingName)
+		}
+	})
+	check(p("max_publish_rate"), func() {
+		if cl.PublishRate < 0 {
+			doc.Errorf(p("max_publish_rate"), "cloud.max_publish_rate %d: want 0 (no cap) or more", cl.PublishRate)
+		}
+	})
+	check(p("spool", "storage"), func() {
+		if cl.Spool.Storage != SpoolDisk && cl.Spool.Storage != SpoolMemory {
+			doc.Errorf(p("spool", "storage"), "cloud.spool.storage %q: want %q or %q", cl.Spool.Storage, SpoolDisk, SpoolMemory)
+		}
+	})
+	check(p("spool", "max_size_bytes"), func() {
+		if cl.Spool.MaxSizeBytes < 1024 {
+			doc.Errorf(p("spool", "max_size_bytes"), "cloud.spool.max_size_bytes %d: want at least 1024", cl.Spool.MaxSizeBytes)
+		}
+	})
+}
+
+func validThingName(s string) bool {
+	if len(s) < 1 || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == ':', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -37,7 +37,7 @@ func (d *Daemon) Status() admin.Status {
 	d.mu.Lock()
 	n := len(d.comps)
 	d.mu.Unlock()
-	return admin.Status{Version: Version, Started: d.started, Components: n, Subscriptions: d.bus.Len()}
+	return admin.Status{Version: Version, Started: d.started, Components: n, Subscriptions: d.bus.Len(), Cloud: cloudStatus(d.cloud)}
 }
 
 // Publish implements admin.Backend: `moss pub` publishes as the operator,

@@ -22,6 +22,7 @@ import (
 	"github.com/moss-edge/moss/abi"
 	"github.com/moss-edge/moss/host/admin"
 	"github.com/moss-edge/moss/host/bus"
+	"github.com/moss-edge/moss/host/cloud"
 	"github.com/moss-edge/moss/host/component"
 	"github.com/moss-edge/moss/host/config"
 	"github.com/moss-edge/moss/host/conftree"
@@ -50,6 +51,7 @@ type Daemon struct {
 	started time.Time
 	ready   chan struct{}
 	secrets *secret.Store // set by Run before the admin socket serves
+	cloud   *cloud.Link   // likewise
 
 	mu    sync.Mutex
 	comps []*component.Component // dependency order
@@ -125,6 +127,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		srv.Close()
 		return err
 	}
+	if d.cloud, err = d.openCloud(db); err != nil {
+		srv.Close()
+		return err
+	}
+	defer d.closeCloud(d.cloud)
 	adminErr := make(chan error, 1)
 	actx, stopAdmin := context.WithCancel(context.Background())
 	go func() { adminErr <- srv.Serve(actx) }()
@@ -145,6 +152,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	env := component.Env{
 		Engine: engine, Bus: d.bus, Codec: d.codec, Logger: d.log, Restart: restart,
 		Secrets: secretsView{d.secrets},
+		Cloud:   cloudEnv{d.cloud},
 		Output:  func(l *slog.Logger, level slog.Level) io.WriteCloser { return logs.LineWriter(l, level) },
 	}
 	defer d.stopAll()

@@ -102,3 +102,41 @@ func (s *Store) Keys(bucket string) ([]string, error) {
 	})
 	return keys, err
 }
+
+// Update runs fn in one durable read-write transaction on bucket (created if
+// missing): everything fn writes commits together or not at all.
+func (s *Store) Update(bucket string, fn func(b *bolt.Bucket) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return err
+		}
+		return fn(b)
+	})
+}
+
+// Batch is Update for many concurrent writers: bbolt coalesces calls made
+// at about the same time into one commit (one fsync), so throughput grows
+// with concurrency. fn may run more than once and must be idempotent; it
+// returns only once its write is durable.
+func (s *Store) Batch(bucket string, fn func(b *bolt.Bucket) error) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return err
+		}
+		return fn(b)
+	})
+}
+
+// View runs fn in a read-only transaction on bucket; a missing bucket is
+// empty, so fn is not called. Slices read from b are valid only inside fn.
+func (s *Store) View(bucket string, fn func(b *bolt.Bucket) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		return fn(b)
+	})
+}

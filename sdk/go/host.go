@@ -24,6 +24,9 @@ const (
 	fnTimerStop
 	fnReportState
 	fnSecretGet
+	fnCloudPublish
+	fnCloudSubscribe
+	fnCloudUnsubscribe
 )
 
 func (f hostFunc) String() string { return abi.HostFunctions[f] }

@@ -52,3 +52,9 @@ func notInHost(buf []byte) int32 {
 	}
 	return int32(len(notInHostError))
 }
+
+func hostCloudPublish(req, resp []byte) int32 { return host.call(fnCloudPublish, req, resp) }
+
+func hostCloudSubscribe(req, resp []byte) int32 { return host.call(fnCloudSubscribe, req, resp) }
+
+func hostCloudUnsubscribe(req, resp []byte) int32 { return host.call(fnCloudUnsubscribe, req, resp) }

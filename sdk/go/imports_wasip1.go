@@ -99,3 +99,18 @@ func exportEventBuffer(size int32) *byte {
 func exportOnEvents(ptr, n int32) int32 {
 	return onEvents(uintptr(uint32(ptr)), int(n))
 }
+
+//go:wasmimport moss cloud_publish
+func wasmCloudPublish(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostCloudPublish(req, resp []byte) int32 { return wasmCloudPublish(args(req, resp)) }
+
+//go:wasmimport moss cloud_subscribe
+func wasmCloudSubscribe(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostCloudSubscribe(req, resp []byte) int32 { return wasmCloudSubscribe(args(req, resp)) }
+
+//go:wasmimport moss cloud_unsubscribe
+func wasmCloudUnsubscribe(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostCloudUnsubscribe(req, resp []byte) int32 { return wasmCloudUnsubscribe(args(req, resp)) }

@@ -152,7 +152,7 @@ func TestHostFuncTable(t *testing.T) {
 			t.Fatalf("hostFunc %d is response, which has its own import", fn)
 		}
 	}
-	if int(fnSecretGet)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
+	if int(fnCloudUnsubscribe)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
 		t.Fatalf("hostFunc constants do not cover abi.HostFunctions %q", abi.HostFunctions)
 	}
 	for fn, want := range map[hostFunc]string{
@@ -160,6 +160,8 @@ func TestHostFuncTable(t *testing.T) {
 		fnUnsubscribe: abi.FuncUnsubscribe, fnConfigGet: abi.FuncConfigGet,
 		fnConfigUpdate: abi.FuncConfigUpdate, fnConfigWatch: abi.FuncConfigWatch,
 		fnTimerStart: abi.FuncTimerStart, fnTimerStop: abi.FuncTimerStop, fnReportState: abi.FuncReportState,
+		fnSecretGet: abi.FuncSecretGet, fnCloudPublish: abi.FuncCloudPublish,
+		fnCloudSubscribe: abi.FuncCloudSubscribe, fnCloudUnsubscribe: abi.FuncCloudUnsubscribe,
 	} {
 		if fn.String() != want {
 			t.Errorf("hostFunc %d is %q, want %q", fn, fn, want)

@@ -40,6 +40,7 @@ type subscription struct {
 	id      uint32
 	filter  string
 	handler func(Message)
+	cloud   bool // made with CloudSubscribe
 }
 
 // Subscribe calls h with every message whose topic matches filter (MQTT
@@ -101,5 +102,8 @@ func (s Subscription) Unsubscribe() error {
 		return nil
 	}
 	g.req = appendIDRequest(g.req[:0], s.s.id)
+	if s.s.cloud {
+		return send(fnCloudUnsubscribe, hostCloudUnsubscribe)
+	}
 	return send(fnUnsubscribe, hostUnsubscribe)
 }

@@ -29,7 +29,8 @@ func newListCmd(g *globals) *cobra.Command {
   QUEUED     messages waiting in its mailbox now
 
 --json prints everything the host reports, including each component's error
-count, last error and when it entered its state.`,
+count, last error and when it entered its state. A last line, on stderr,
+gives the state of the cloud link.`,
 		Example: `  moss list
   moss list --json | jq -r '.[] | select(.state == "ERRORED") | .last_error'`,
 		Args: checkArgs(cobra.NoArgs),
@@ -56,7 +57,15 @@ count, last error and when it entered its state.`,
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n",
 					c.Name, c.Version, c.State, c.Restarts, c.Delivered, c.Dropped, c.Queued)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			// The cloud link goes to stderr, so a script reading the table
+			// sees only component rows.
+			if st, err := g.client().Status(cmd.Context()); err == nil && st.Cloud != nil {
+				fmt.Fprintf(g.Stderr, "cloud: %s, %d spooled\n", cloudLine(st.Cloud), st.Cloud.Spooled)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the components as a JSON array")

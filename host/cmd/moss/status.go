@@ -6,7 +6,21 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/moss-edge/moss/host/admin"
 )
+
+// cloudLine says in a few words how the cloud link is.
+func cloudLine(c *admin.Cloud) string {
+	since := time.Since(c.Since).Round(time.Second)
+	switch c.State {
+	case "OFFLINE":
+		return "OFFLINE (no [cloud] endpoint configured; cloud messages are spooled)"
+	case "CONNECTED":
+		return fmt.Sprintf("CONNECTED to %s for %s", c.Endpoint, since)
+	}
+	return fmt.Sprintf("%s from %s for %s", c.State, c.Endpoint, since)
+}
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
@@ -35,6 +49,15 @@ way to check that a host is up: it fails when none answers on the socket.`,
 			fmt.Fprintf(tw, "Components:\t%d\n", st.Components)
 			fmt.Fprintf(tw, "Subscriptions:\t%d\n", st.Subscriptions)
 			fmt.Fprintf(tw, "Socket:\t%s\n", g.Socket)
+			if c := st.Cloud; c != nil {
+				fmt.Fprintf(tw, "Cloud:\t%s\n", cloudLine(c))
+				fmt.Fprintf(tw, "Cloud spool:\t%d messages, %d of %d bytes\n", c.Spooled, c.SpooledBytes, c.SpoolMax)
+				fmt.Fprintf(tw, "Cloud traffic:\t%d sent, %d received, %d subscriptions, %d bytes out, %d bytes in\n",
+					c.Sent, c.Received, c.Subscriptions, c.BytesOut, c.BytesIn)
+				if c.LastError != "" {
+					fmt.Fprintf(tw, "Cloud error:\t%s\n", c.LastError)
+				}
+			}
 			return tw.Flush()
 		},
 	}

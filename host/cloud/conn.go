@@ -1,0 +1,77 @@
+package cloud
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// wireStats counts bytes on the wire, TLS included, over every connection
+// of a link.
+type wireStats struct {
+	in, out atomic.Uint64
+}
+
+// wireConn is the connection paho writes to. paho locks a connection that
+// implements sync.Locker around each packet and then writes the packet in
+// pieces (five for a PUBLISH); wireConn gathers the pieces while locked and
+// writes them with one call, so a packet is one TLS record and one syscall
+// instead of five. It also counts bytes.
+type wireConn struct {
+	net.Conn
+	stats *wireStats
+
+	mu       sync.Mutex
+	buf      []byte
+	gather   bool
+	flushErr error // a failed gathered write, returned by the next Write
+}
+
+func newWireConn(c net.Conn, s *wireStats) *wireConn { return &wireConn{Conn: c, stats: s} }
+
+func (c *wireConn) Lock() {
+	c.mu.Lock()
+	c.gather = true
+}
+
+func (c *wireConn) Unlock() {
+	c.gather = false
+	if len(c.buf) > 0 && c.flushErr == nil {
+		n, err := c.Conn.Write(c.buf)
+		c.stats.out.Add(uint64(n))
+		if err != nil {
+			// paho has been told the packet was written. Closing makes
+			// its reader fail at once, so the connection is seen as lost
+			// and QoS 1 messages are sent again.
+			c.flushErr = err
+			c.Conn.Close()
+		}
+	}
+	if cap(c.buf) > 64<<10 { // a large payload went through: do not keep its buffer
+		c.buf = nil
+	} else {
+		c.buf = c.buf[:0]
+	}
+	c.mu.Unlock()
+}
+
+// Write must be called between Lock and Unlock, as paho does for every
+// packet it sends.
+func (c *wireConn) Write(p []byte) (int, error) {
+	if c.flushErr != nil {
+		return 0, c.flushErr
+	}
+	if c.gather {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	n, err := c.Conn.Write(p)
+	c.stats.out.Add(uint64(n))
+	return n, err
+}
+
+func (c *wireConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.stats.in.Add(uint64(n))
+	return n, err
+}

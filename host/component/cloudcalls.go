@@ -1,0 +1,95 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/moss-edge/moss/abi"
+	"github.com/moss-edge/moss/host/bus"
+)
+
+// cloudError passes on the codes the cloud link chose.
+func cloudError(fn string, err error) error {
+	var ae *abi.Error
+	if errors.As(err, &ae) {
+		return abi.Errorf(ae.Code, "%s: %s", fn, ae.Message)
+	}
+	return abi.Errorf(abi.ErrInternal, "%s: %v", fn, err)
+}
+
+func (c *Component) cloudPublish(req []byte) error {
+	var r abi.CloudPublishRequest
+	if err := c.decode(abi.FuncCloudPublish, req, &r); err != nil {
+		return err
+	}
+	if c.env.Cloud == nil {
+		return abi.Errorf(abi.ErrUnavailable, "cloud_publish: this host has no cloud link")
+	}
+	if !c.allow("cloud.publish", r.Topic) {
+		return abi.Errorf(abi.ErrDenied, "cloud_publish: no cloud.publish grant for topic %q", r.Topic)
+	}
+	if !c.pubLimit.take(time.Now()) {
+		c.limitHit("publish_rate", int64(c.spec.Limits.PublishRate), 0)
+		return abi.Errorf(abi.ErrRate, "cloud_publish: over publish_rate (%d messages a second)", c.spec.Limits.PublishRate)
+	}
+	// The link bounds its own wait (it spools a message whose PUBACK is
+	// late), well inside the call deadline.
+	if err := c.env.Cloud.Publish(context.Background(), r.Topic, r.Payload, r.QoS); err != nil {
+		return cloudError(abi.FuncCloudPublish, err)
+	}
+	return nil
+}
+
+func (c *Component) cloudSubscribe(req []byte) ([]byte, error) {
+	var r abi.SubscribeRequest
+	if err := c.decode(abi.FuncCloudSubscribe, req, &r); err != nil {
+		return nil, err
+	}
+	if c.env.Cloud == nil {
+		return nil, abi.Errorf(abi.ErrUnavailable, "cloud_subscribe: this host has no cloud link")
+	}
+	if err := bus.ValidateFilter(r.Filter); err != nil {
+		return nil, abi.Errorf(abi.ErrInvalid, "cloud_subscribe: %v", err)
+	}
+	if !c.allow("cloud.subscribe", r.Filter) {
+		return nil, abi.Errorf(abi.ErrDenied, "cloud_subscribe: no cloud.subscribe grant covering %q", r.Filter)
+	}
+	c.mu.Lock()
+	if id, ok := c.cloudSubs[r.Filter]; ok {
+		c.mu.Unlock()
+		return c.idResponse(id), nil
+	}
+	if n := len(c.subs) + len(c.cloudSubs); n >= c.spec.Limits.MaxSubscriptions {
+		c.mu.Unlock()
+		c.limitHit("max_subscriptions", int64(c.spec.Limits.MaxSubscriptions), int64(n+1))
+		return nil, abi.Errorf(abi.ErrFull, "cloud_subscribe: max_subscriptions (%d) reached", c.spec.Limits.MaxSubscriptions)
+	}
+	c.nextSub++
+	id := c.nextSub
+	c.mu.Unlock()
+	if err := c.env.Cloud.Subscribe(r.Filter, c, id); err != nil {
+		return nil, cloudError(abi.FuncCloudSubscribe, err)
+	}
+	c.mu.Lock()
+	c.cloudSubs[r.Filter], c.cloudFilter[id] = id, r.Filter
+	c.mu.Unlock()
+	return c.idResponse(id), nil
+}
+
+func (c *Component) cloudUnsubscribe(req []byte) error {
+	var r abi.IDRequest
+	if err := c.decode(abi.FuncCloudUnsubscribe, req, &r); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	f, ok := c.cloudFilter[r.ID]
+	delete(c.cloudFilter, r.ID)
+	delete(c.cloudSubs, f)
+	c.mu.Unlock()
+	if !ok {
+		return abi.Errorf(abi.ErrNotFound, "cloud_unsubscribe: no cloud subscription %d", r.ID)
+	}
+	c.env.Cloud.Unsubscribe(f, c, r.ID)
+	return nil
+}
