@@ -130,6 +130,7 @@ directory.`,
 		newSubCmd(g),
 		newLogsCmd(g),
 		newSecretCmd(g),
+		newCertsCmd(g),
 		newNewCmd(g),
 		newVersionCmd(g),
 	)
