@@ -32,6 +32,9 @@
 //	> {"op":"pub","topic":"t","payload":"aGk="}
 //	< {"ok":true}
 //
+//	> {"op":"cloud_pub","topic":"t","payload":"aGk=","qos":1}
+//	< {"ok":true}                             once acknowledged or spooled
+//
 //	> {"op":"sub","filter":"sensors/#"}
 //	< {"ok":true}                             once subscribed, then
 //	< {"topic":"t","payload":"aGk="}          per message, and
@@ -70,6 +73,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -148,6 +152,9 @@ type Backend interface {
 	SetSecret(name string, value []byte) error
 	// SecretNames lists the secrets set (names, never values).
 	SecretNames() ([]string, error)
+	// CloudPublish sends a message to the cloud as the device; it returns
+	// once a QoS 1 message is acknowledged or spooled.
+	CloudPublish(ctx context.Context, topic string, payload []byte, qos byte) error
 }
 
 // request is the one object a client sends.
@@ -161,6 +168,7 @@ type request struct {
 	Follow    bool   `json:"follow,omitempty"`
 	Name      string `json:"name,omitempty"`  // secret_set
 	Value     []byte `json:"value,omitempty"` // secret_set
+	QoS       byte   `json:"qos,omitempty"`   // cloud_pub
 }
 
 // reply is the union of every line the server sends; exactly one group of

@@ -53,6 +53,10 @@ func (b *fakeBackend) SetSecret(name string, value []byte) error {
 	return nil
 }
 
+func (b *fakeBackend) CloudPublish(_ context.Context, topic string, _ []byte, qos byte) error {
+	return fmt.Errorf("cloud publish %q at QoS %d: no cloud link", topic, qos)
+}
+
 func (b *fakeBackend) SecretNames() ([]string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -64,6 +64,22 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte) erro
 	return nil
 }
 
+// CloudPublish sends payload to topic on the cloud link as the device, at
+// qos 0 or 1; it returns once the host acknowledged a QoS 1 message as
+// sent or spooled.
+func (c *Client) CloudPublish(ctx context.Context, topic string, payload []byte, qos byte) error {
+	if len(payload) > MaxPayload {
+		return fmt.Errorf("cloud publish to %q: the message is %d bytes, more than the %d allowed", topic, len(payload), MaxPayload)
+	}
+	err := c.call(ctx, request{Op: "cloud_pub", Topic: topic, Payload: payload, QoS: qos}, false, func(r *reply) (bool, error) {
+		return r.OK, nil
+	})
+	if err != nil {
+		return wrap(fmt.Sprintf("cloud publish to %q", topic), err)
+	}
+	return nil
+}
+
 // Subscribe calls fn, in the calling goroutine, for each message on the
 // host's local bus that matches filter (MQTT wildcards + and #). It blocks
 // until ctx is done, which returns nil, or until the subscription fails or

@@ -258,6 +258,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		err = s.status(c)
 	case "pub":
 		err = s.pub(c, req)
+	case "cloud_pub":
+		err = s.cloudPub(ctx, c, req)
 	case "sub":
 		err = s.sub(ctx, c, req)
 	case "logs":
@@ -291,6 +293,19 @@ func (s *Server) list(c *conn) error {
 func (s *Server) status(c *conn) error {
 	st := s.backend.Status()
 	if err := c.send(reply{Status: &st}); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+func (s *Server) cloudPub(ctx context.Context, c *conn, req request) error {
+	if req.Topic == "" {
+		return c.fail(`cloud_pub: "topic" is required`)
+	}
+	if err := s.backend.CloudPublish(ctx, req.Topic, req.Payload, req.QoS); err != nil {
+		return c.fail(err.Error())
+	}
+	if err := c.send(reply{OK: true}); err != nil {
 		return err
 	}
 	return c.flush()

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 
 	"fmt"
@@ -74,6 +75,12 @@ func (d *Daemon) SetSecret(name string, value []byte) error {
 	}
 	d.log.Info("secret set", "name", name) // the name only, never the value
 	return nil
+}
+
+// CloudPublish implements admin.Backend: `moss pub --cloud` publishes as
+// the device, not subject to component access policies.
+func (d *Daemon) CloudPublish(ctx context.Context, topic string, payload []byte, qos byte) error {
+	return d.cloud.Publish(ctx, topic, payload, qos)
 }
 
 // SecretNames implements admin.Backend.

@@ -46,6 +46,13 @@ func (h *fakeHost) SetSecret(name string, value []byte) error {
 	return nil
 }
 
+func (h *fakeHost) CloudPublish(_ context.Context, topic string, payload []byte, qos byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.published = append(h.published, fmt.Sprintf("cloud:%d %s %s", qos, topic, payload))
+	return nil
+}
+
 func (h *fakeHost) SecretNames() ([]string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

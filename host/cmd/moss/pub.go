@@ -12,7 +12,11 @@ import (
 )
 
 func newPubCmd(g *globals) *cobra.Command {
-	var file string
+	var (
+		file    string
+		toCloud bool
+		qos     int
+	)
 	cmd := &cobra.Command{
 		Use:   "pub TOPIC [MESSAGE]",
 		Short: "Publish a message on the host's local bus",
@@ -21,11 +25,16 @@ component subscribed to a matching filter receives it.
 
 The message is MESSAGE's bytes exactly, with no newline added. Use -f FILE to
 send a file's contents instead, and "-" (as MESSAGE or as FILE) to send what
-arrives on standard input. A message may be up to 8 MiB.`,
+arrives on standard input. A message may be up to 8 MiB.
+
+With --cloud the message goes to AWS IoT Core instead, through the host's
+cloud link, as the device; while the link is down a QoS 1 message waits in
+the host's spool and the command returns once it is there.`,
 		Example: `  moss pub commands/led on
   moss pub sensors/room1/temp '{"celsius": 21.5}'
   moss pub -f firmware.bin ota/chunk
-  date | moss pub clock/now -`,
+  date | moss pub clock/now -
+  moss pub --cloud --qos 1 dt/device1/status online`,
 		Args: checkArgs(func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 0:
@@ -53,10 +62,21 @@ arrives on standard input. A message may be up to 8 MiB.`,
 			if err != nil {
 				return err
 			}
+			if toCloud {
+				if qos > 1 {
+					return usageError{fmt.Errorf("--qos %d: AWS IoT Core takes QoS 0 or 1", qos)}
+				}
+				return g.client().CloudPublish(cmd.Context(), args[0], payload, byte(qos))
+			}
+			if cmd.Flags().Changed("qos") {
+				return usageError{errors.New("--qos applies only with --cloud (the local bus has no QoS)")}
+			}
 			return g.client().Publish(cmd.Context(), args[0], payload)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", `send the contents of `+"`FILE`"+` ("-" for standard input)`)
+	cmd.Flags().BoolVar(&toCloud, "cloud", false, "publish to AWS IoT Core through the host's cloud link, as the device")
+	cmd.Flags().IntVarP(&qos, "qos", "q", 1, "with --cloud: 0 or 1 (QoS 1 returns once the broker acknowledged the message or the host spooled it)")
 	return cmd
 }
 
