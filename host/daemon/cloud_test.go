@@ -67,7 +67,7 @@ func TestCloudComponentRoundTrip(t *testing.T) {
 	got := results.waitFor(t, "six results", func(m []string) bool { return len(m) >= 6 })
 	want := []string{
 		"probe/result forward 0",
-		"probe/result long-topic 3", // E_INVALID
+		"probe/result long-topic 3",  // E_INVALID
 		"probe/result big-payload 6", // E_TOO_LARGE
 		"probe/result qos2 12",       // E_UNSUPPORTED
 		"probe/result reserved 3",    // E_INVALID
