@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -320,6 +322,12 @@ func explain(err error, o Options) string {
 		return fmt.Sprintf("%s: the broker refused the connection (is the thing's certificate active and its policy allowing iot:Connect for client id %q?)", s, o.ThingName)
 	case strings.Contains(s, "remote error: tls:"):
 		return fmt.Sprintf("%s: the broker refused the device certificate (cloud.cert): is it registered, active and signed by a CA the broker trusts?", s)
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE),
+		strings.HasSuffix(s, "EOF"), strings.Contains(s, "connection reset"), strings.Contains(s, "closed network connection"):
+		// With TLS 1.3 the client finishes its handshake before the
+		// server checks the client certificate, and some brokers
+		// (Mosquitto) then just close the connection without an alert.
+		return fmt.Sprintf("%s: the broker closed the connection; if it does so at every attempt, it is probably refusing the device certificate (cloud.cert)", s)
 	}
 	return s
 }
