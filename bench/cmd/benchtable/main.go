@@ -1,17 +1,20 @@
-// Command benchtable runs Moss's benchmarks and prints one markdown table of
-// the results, which it also writes to bench/RESULTS.md with the date and the
-// machine. `make bench` runs it; bench/README.md says what each figure
-// means and how it is measured.
+// Command benchtable runs Moss's benchmarks and prints a markdown table of
+// the results, then a second one setting them beside the process-per-
+// component baseline (bench/baseline), and writes both to bench/RESULTS.md
+// with the date and the machine. `make bench` runs it; bench/README.md says
+// what each figure means and how it is measured.
 //
 // Every figure is the median of -runs runs (at least 5 by default), and the
 // runs of figures that are compared (the two engines, cold and warm start,
-// 0 and 10 components) alternate, so that they are measured side by side.
-// Everything runs on loopback: in-process hosts, a `moss run` child process
-// with a Unix admin socket, and temporary directories removed at the end.
+// 0 and 10 components, Moss and the baseline) alternate, so that they are
+// measured side by side. Everything runs on loopback: in-process hosts, a
+// `moss run` child process with a Unix admin socket, the baseline's
+// processes on a Unix socket, and temporary directories removed at the end.
 package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moss-edge/moss/bench/baseline"
 )
 
 func main() {
@@ -34,7 +39,7 @@ func main() {
 	benchtime := flag.Duration("benchtime", 500*time.Millisecond, "duration of each micro-benchmark run")
 	out := flag.String("out", "bench/RESULTS.md", "file the table is written to, relative to the module root (empty: none)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (host data, logs, built guests)")
-	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, pubsub, startup, rss (default: all)")
+	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, pubsub, startup, rss, baseline (default: all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	// testing.Benchmark reads its duration from the testing flags, which a
 	// program must register itself.
@@ -189,24 +194,61 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		}
 	}
 
-	// 1: pub/sub through a real host.
-	if want("pubsub") {
+	// 1: pub/sub through a real host, and the process-per-component
+	// baseline's pub/sub, their runs alternating.
+	var cmp []cmpRow
+	ctx := context.Background()
+	var baseBin string
+	if want("baseline") {
+		progress("building the baseline's ipcnode")
+		if baseBin, err = buildBaseline(ctx, work); err != nil {
+			return "", err
+		}
+	}
+	var ackRates []float64 // the baseline's acknowledged 1 -> 1 rates, for the latency figure
+	if want("pubsub") || want("baseline") {
 		warmCache := filepath.Join(work, "cache")
 		for _, n := range []int{1, 10} {
 			c := count
 			if n > 1 {
 				c = count10
 			}
-			r, err := runPubSub(work, warmCache, &pub, sink, n, c, runs, progress)
-			if err != nil {
-				return "", err
+			var base *baselinePubSub
+			var alt func(run int) error
+			if want("baseline") {
+				if base, err = startBaselinePubSub(ctx, baseBin, n, c); err != nil {
+					return "", err
+				}
+				defer base.close()
+				alt = func(run int) error { return base.run(ctx, run, runs, progress) }
 			}
-			r.mailbox = sink.mailbox
-			rows = append(rows, pubsubRow(r, "Go guests"))
-			if n == 1 {
+			var moss *pubsubResult
+			if want("pubsub") {
+				r, err := runPubSub(work, warmCache, &pub, sink, n, c, runs, progress, alt)
+				if err != nil {
+					return "", err
+				}
+				r.mailbox = sink.mailbox
+				rows = append(rows, pubsubRow(r, "Go guests"))
+				moss = r
+			} else {
+				for run := range runs + 1 {
+					if err := alt(run); err != nil {
+						return "", err
+					}
+				}
+			}
+			if base != nil {
+				base.close()
+				cmp = append(cmp, baselinePubSubRows(moss, base)...)
+				if n == 1 {
+					ackRates = base.modes[0].rates
+				}
+			}
+			if n == 1 && want("pubsub") {
 				// The same with the C sink, right after the Go
 				// one, so that the two are measured side by side.
-				r, err := runPubSub(work, warmCache, &pub, sinkC, n, c, runs, progress)
+				r, err := runPubSub(work, warmCache, &pub, sinkC, n, c, runs, progress, nil)
 				if err != nil {
 					return "", err
 				}
@@ -214,9 +256,12 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 				rows = append(rows, pubsubRow(r, "Go publisher -> C sink"))
 			}
 		}
+	}
+	if want("pubsub") {
+		warmCache := filepath.Join(work, "cache")
 		// The two halves of 1 -> 1 on their own, to show which one
 		// limits it.
-		r, err := runPubSub(work, warmCache, &pub, sink, 0, count, runs, progress)
+		r, err := runPubSub(work, warmCache, &pub, sink, 0, count, runs, progress, nil)
 		if err != nil {
 			return "", err
 		}
@@ -229,7 +274,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		// The harness cannot be slowed down, so it publishes no more
 		// than the sink's mailbox holds.
 		c := min(count, sink.mailbox-1000)
-		r, err = runPubSub(work, warmCache, nil, sink, 1, c, runs, progress)
+		r, err = runPubSub(work, warmCache, nil, sink, 1, c, runs, progress, nil)
 		if err != nil {
 			return "", err
 		}
@@ -238,6 +283,22 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 			value:  fmt.Sprintf("%s msg/s (%s/msg)", fmtRate(median(r.rates)), fmtNs(median(r.nsPer))),
 			notes: fmt.Sprintf("%d msgs per run (fewer than the mailbox holds) published by the harness with bus.Publish; timed first publish -> bench/done; mailbox -> batch of up to 64 events -> Go guest decode + dispatch; %s; host CPU %.2f cores (whole machine %.2f); spread %s",
 				c, dropNote(r), median(r.cpu), median(r.machineCPU), spread(r.rates)),
+		})
+	}
+	if want("baseline") {
+		// Latency at half the acknowledged maximum, measured above.
+		rate := median(ackRates) / 2
+		p50s, p99s, err := runBaselineLatency(ctx, baseBin, rate, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		cmp = append(cmp, cmpRow{
+			figure: fmt.Sprintf("pub/sub latency 1 -> 1, 256 B, at %s msg/s (half the baseline's acknowledged maximum): p50 / p99", fmtRate(rate)),
+			moss:   "- (not measured: the pub guest publishes in bursts, and no guest stamps its messages)",
+			base:   fmt.Sprintf("%s / %s", fmtNs(median(p50s)), fmtNs(median(p99s))),
+			ratio:  "-",
+			notes: fmt.Sprintf("baseline, acknowledged: the publisher paces itself to the rate and stamps each message with its send time (wall clock; the processes share it); the subscriber takes the percentiles over a %v run of %d messages after a warm-up; a fresh cluster each run; spread %s / %s",
+				latencyRun, int(rate*latencyRun.Seconds()), spread(p50s), spread(p99s)),
 		})
 	}
 
@@ -256,14 +317,22 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 	}
 
 	// 6: memory, in a separate `moss run` process.
+	var baseMem *baselineRSS
+	var baseAlt func(run int) error
+	if want("baseline") {
+		baseMem = &baselineRSS{}
+		baseAlt = func(run int) error { return baseMem.run(ctx, baseBin, run, runs, progress) }
+	}
+	var rssGo, rssC []float64 // Moss with 10 idle Go and C components
 	if want("rss") {
-		rss0, rss10s, hwm10s, err := runRSS(root, work, []guest{sink, sinkC}, runs, progress)
+		rss0, rss10s, hwm10s, err := runRSS(root, work, []guest{sink, sinkC}, runs, progress, baseAlt)
 		if err != nil {
 			return "", err
 		}
+		rssGo, rssC = rss10s[0], rss10s[1]
 		rss10, hwm10 := rss10s[0], hwm10s[0]
 		per := (median(rss10) - median(rss0)) / 10
-		rssC, hwmC := rss10s[1], hwm10s[1]
+		hwmC := hwm10s[1]
 		perC := (median(rssC) - median(rss0)) / 10
 		const goal = 20e6 // the goal: 10 idle C or Rust components plus the host in at most 20 MB
 		verdict := "meets"
@@ -284,9 +353,39 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 				notes: fmt.Sprintf("10 copies of the sink-c manifest (the sink in C, %s wasm, 1 MiB memory limit), measured the same way, alternating with the rows above; %s per component (Go: %s); %s the goal of at most 20 MB (%s) for 10 idle C or Rust components plus the host; peak (VmHWM) %s; spread %s",
 					fmtBytes(fileSize(sinkC.wasm)), fmtBytes(perC), fmtBytes(per), verdict, fmtBytes(goal), fmtBytes(median(hwmC)), spread(rssC))},
 		)
+	} else if baseMem != nil {
+		for run := range runs {
+			if err := baseAlt(run); err != nil {
+				return "", err
+			}
+		}
+	}
+	if baseMem != nil {
+		base := median(baseMem.rss)
+		for i, m := range []struct {
+			what string
+			rss  []float64
+		}{{"Go", rssGo}, {"C", rssC}} {
+			moss := "- (add rss to -only)"
+			if m.rss != nil {
+				moss = fmtBytes(median(m.rss))
+			}
+			note := "the same baseline runs as the row above"
+			if i == 0 {
+				note = fmt.Sprintf("baseline: a broker and 10 component processes (ipcnode, a static %s Go binary), each connected and subscribed to bench/data; VmRSS summed %v after the last subscribed; PSS, which splits the binary's shared pages between the processes, %s; the broker alone %s; spread %s",
+					fmtBytes(fileSize(baseBin)), baseline.Settle, fmtBytes(median(baseMem.pss)), fmtBytes(median(baseMem.broker)), spread(baseMem.rss))
+			}
+			cmp = append(cmp, cmpRow{
+				figure: fmt.Sprintf("RSS: `moss run` + 10 idle %s components vs broker + 10 idle component processes", m.what),
+				moss:   moss,
+				base:   fmtBytes(base),
+				ratio:  ratio(median(m.rss), base),
+				notes:  note + fmt.Sprintf("; Moss: the figure \"RSS of `moss run` + 10 idle %s components\" above, its runs alternating with the baseline's (spread %s)", m.what, spread(m.rss)),
+			})
+		}
 	}
 	progress("done")
-	return table(rows, runs, time.Since(began), loadBefore, loadAvg()), nil
+	return table(rows, runs, time.Since(began), loadBefore, loadAvg()) + cmpTable(cmp), nil
 }
 
 func engineRow(figure string, r *engineResult, notes string) row {
@@ -358,7 +457,9 @@ func table(rows []row, runs int, took time.Duration, loadBefore, loadAfter strin
 	fmt.Fprintf(&b, "Machine: %s  \n", machine())
 	fmt.Fprintf(&b, "1-minute load average before / after: %s / %s (other work on the machine shows up as variance)  \n", loadBefore, loadAfter)
 	fmt.Fprintf(&b, "Each value is the median of %d runs (whole run took %v). `value` is the default engine (termination checks on); `no-termination` is wasm.Options{NoTermination: true}; ratio = default / no-termination.\n\n", runs, took.Round(time.Second))
-	b.WriteString("| figure | value | no-termination | ratio | notes |\n| --- | --- | --- | --- | --- |\n")
+	if len(rows) > 0 {
+		b.WriteString("| figure | value | no-termination | ratio | notes |\n| --- | --- | --- | --- | --- |\n")
+	}
 	for _, r := range rows {
 		dash := func(s string) string {
 			if s == "" {

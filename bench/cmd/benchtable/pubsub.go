@@ -42,7 +42,10 @@ type stamp struct {
 // bench/sent: that is the publishing side alone. With a nil pub the harness
 // publishes the messages itself, from Go, through the daemon's bus: that is
 // the receiving side alone.
-func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, runs int, progress func(string)) (*pubsubResult, error) {
+//
+// alt, if not nil, is called after each run (0, the warm-up, too) with the
+// run's number: the baseline's runs, so that the two alternate.
+func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, runs int, progress func(string), alt func(run int) error) (*pubsubResult, error) {
 	dir := filepath.Join(work, fmt.Sprintf("pubsub-%d-%v", nsinks, pub != nil))
 	var comps []compRef
 	var names []string
@@ -167,6 +170,11 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 		progress(fmt.Sprintf("%s %s: %d msgs in %v, %s deliveries/s, dropped %d, CPU %.2f cores (machine %.2f)",
 			scenario, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost,
 			cpu.Seconds()/elapsed.Seconds(), (sys1-sys0).Seconds()/elapsed.Seconds()))
+		if alt != nil {
+			if err := alt(run); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if l := h.log.String(); l != "" {
 		progress("host warnings during pub/sub runs:\n" + truncate(l, 4000))

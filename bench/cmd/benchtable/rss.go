@@ -116,8 +116,10 @@ func allRunning(list []admin.ComponentInfo) bool {
 // runRSS measures the host with 0 idle components and with 10 idle copies
 // of each of sinks (the Go sink, the C sink), alternating, runs times each,
 // after one uncounted run per guest that fills the compilation cache.
-// rss10 and hwm10 have one slice per guest in sinks.
-func runRSS(root, work string, sinks []guest, runs int, progress func(string)) (rss0 []float64, rss10, hwm10 [][]float64, err error) {
+// rss10 and hwm10 have one slice per guest in sinks. alt, if not nil, is
+// called after each run with its number (from 0), so that the baseline's
+// runs alternate with these.
+func runRSS(root, work string, sinks []guest, runs int, progress func(string), alt func(run int) error) (rss0 []float64, rss10, hwm10 [][]float64, err error) {
 	base := filepath.Join(work, "rss")
 	mossBin := filepath.Join(base, "moss")
 	if err := buildHost(root, mossBin); err != nil {
@@ -146,6 +148,11 @@ func runRSS(root, work string, sinks []guest, runs int, progress func(string)) (
 			rss10[i] = append(rss10[i], rss)
 			hwm10[i] = append(hwm10[i], hwm)
 			progress(fmt.Sprintf("RSS, 10 idle %s components, run %d/%d: %s (peak %s)", filepath.Base(sink.wasm), run+1, runs, fmtBytes(rss), fmtBytes(hwm)))
+		}
+		if alt != nil {
+			if err := alt(run); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 	}
 	return rss0, rss10, hwm10, nil
