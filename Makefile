@@ -5,7 +5,8 @@
 GO       ?= go
 BUILD    := build
 EXAMPLES := sensor alerts
-COMPONENTS := $(addprefix $(BUILD)/components/,$(addsuffix /component.wasm.stamp,$(EXAMPLES)))
+PLUGINS  := bridge
+COMPONENTS := $(addprefix $(BUILD)/components/,$(addsuffix /component.wasm.stamp,$(EXAMPLES) $(PLUGINS)))
 # Debian packages the build and the tests use, each with a command or file it
 # provides (how deps tells whether it is installed).
 APT_PKGS := wabt:wat2wasm clang:clang lld:wasm-ld wasi-libc:/usr/lib/wasm32-wasi/libc.a libclang-rt-14-dev-wasm32:/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a \
@@ -29,7 +30,7 @@ deps:
 build:
 	$(GO) build -o $(BUILD)/moss ./host/cmd/moss
 
-## components: the example components as Wasm, with manifests stamped with their sha256
+## components: the example components and first-party plugins as Wasm, with manifests stamped with their sha256
 components: $(COMPONENTS)
 
 $(BUILD)/components/%/component.wasm.stamp: examples/%/*.go examples/%/component.toml sdk/go/*.go abi/*.go go.mod
@@ -37,6 +38,14 @@ $(BUILD)/components/%/component.wasm.stamp: examples/%/*.go examples/%/component
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(@D)/$*.wasm ./examples/$*
 	@sum=$$(sha256sum $(@D)/$*.wasm | cut -d' ' -f1); \
 	  sed '/^path = "$*.wasm"/a sha256 = "'$$sum'"' examples/$*/component.toml > $(@D)/component.toml
+	@touch $@
+
+# First-party plugins build like the examples, from plugins/<name>.
+$(BUILD)/components/%/component.wasm.stamp: plugins/%/*.go plugins/%/component.toml sdk/go/*.go abi/*.go go.mod
+	@mkdir -p $(@D)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(@D)/$*.wasm ./plugins/$*
+	@sum=$$(sha256sum $(@D)/$*.wasm | cut -d' ' -f1); \
+	  sed '/^path = "$*.wasm"/a sha256 = "'$$sum'"' plugins/$*/component.toml > $(@D)/component.toml
 	@touch $@
 
 ## examples: every example in every language (the alerts ports with their SDKs' build scripts)
@@ -61,7 +70,7 @@ test: deps vet
 
 vet:
 	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./sdk/go/... ./examples/...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./sdk/go/... ./examples/... ./plugins/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -12,14 +12,32 @@ type wireStats struct {
 	in, out atomic.Uint64
 }
 
+// countConn counts the bytes of the TCP connection under TLS: handshakes,
+// record overhead and all.
+type countConn struct {
+	net.Conn
+	stats *wireStats
+}
+
+func (c *countConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.stats.out.Add(uint64(n))
+	return n, err
+}
+
+func (c *countConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.stats.in.Add(uint64(n))
+	return n, err
+}
+
 // wireConn is the connection paho writes to. paho locks a connection that
 // implements sync.Locker around each packet and then writes the packet in
 // pieces (five for a PUBLISH); wireConn gathers the pieces while locked and
 // writes them with one call, so a packet is one TLS record and one syscall
-// instead of five. It also counts bytes.
+// instead of five.
 type wireConn struct {
 	net.Conn
-	stats *wireStats
 
 	mu       sync.Mutex
 	buf      []byte
@@ -27,7 +45,7 @@ type wireConn struct {
 	flushErr error // a failed gathered write, returned by the next Write
 }
 
-func newWireConn(c net.Conn, s *wireStats) *wireConn { return &wireConn{Conn: c, stats: s} }
+func newWireConn(c net.Conn) *wireConn { return &wireConn{Conn: c} }
 
 func (c *wireConn) Lock() {
 	c.mu.Lock()
@@ -37,9 +55,7 @@ func (c *wireConn) Lock() {
 func (c *wireConn) Unlock() {
 	c.gather = false
 	if len(c.buf) > 0 && c.flushErr == nil {
-		n, err := c.Conn.Write(c.buf)
-		c.stats.out.Add(uint64(n))
-		if err != nil {
+		if _, err := c.Conn.Write(c.buf); err != nil {
 			// paho has been told the packet was written. Closing makes
 			// its reader fail at once, so the connection is seen as lost
 			// and QoS 1 messages are sent again.
@@ -65,13 +81,5 @@ func (c *wireConn) Write(p []byte) (int, error) {
 		c.buf = append(c.buf, p...)
 		return len(p), nil
 	}
-	n, err := c.Conn.Write(p)
-	c.stats.out.Add(uint64(n))
-	return n, err
-}
-
-func (c *wireConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.stats.in.Add(uint64(n))
-	return n, err
+	return c.Conn.Write(p)
 }

@@ -32,8 +32,15 @@
 // written before a PUBACK went missing may be sent twice: QoS 1 is at least
 // once. A full spool refuses new QoS 1 messages with ErrSpoolFull (after
 // evicting spooled QoS 0 messages, oldest first); it never drops one
-// silently. QoS 0 messages are spooled while offline only when
-// KeepQoS0WhenOffline is set; otherwise Publish reports ErrOffline.
+// silently. QoS 0 messages go to a writer goroutine through a short queue
+// (in order) and, when it is behind, to the spool; while offline they are
+// spooled only when KeepQoS0WhenOffline is set, otherwise Publish reports
+// ErrOffline.
+//
+// No network write happens on the caller's goroutine: a component's host
+// call must never hang on a full TCP send buffer (a broker or a link that
+// stopped reading) past its deadline. Backpressure reaches the caller as
+// the spool filling up, then as ErrSpoolFull.
 //
 // # AWS IoT Core limits
 //

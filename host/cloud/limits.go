@@ -36,6 +36,9 @@ var (
 	ErrOffline = errors.New("cloud offline")
 	// ErrTooManySubscriptions: the connection already has MaxSubscriptions.
 	ErrTooManySubscriptions = errors.New("too many cloud subscriptions")
+	// ErrRefused: the broker answered a QoS 1 message with a failure
+	// reason code (e.g. not authorised); sending it again will not help.
+	ErrRefused = errors.New("broker refused the message")
 	// ErrClosed: the link was closed.
 	ErrClosed = errors.New("cloud link closed")
 )

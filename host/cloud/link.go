@@ -1,21 +1,22 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/url"
 	"strconv"
-	"io"
 	"strings"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -107,6 +108,7 @@ type Status struct {
 	Sent          uint64 // messages the broker took
 	Received      uint64 // messages from the broker
 	Rejected      uint64 // messages the broker refused for good (PUBACK reason code)
+	LostQoS0      uint64 // QoS 0 messages a dropped connection took with it
 	BytesOut      uint64 // on the wire, TLS included
 	BytesIn       uint64
 }
@@ -126,6 +128,7 @@ type Link struct {
 	wg     sync.WaitGroup
 
 	inflight chan struct{} // QoS 1 publishes awaiting PUBACK
+	q0       chan outMsg   // QoS 0 messages for the writer, in order
 
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every change the loops wait for
@@ -141,8 +144,18 @@ type Link struct {
 	tokensAt   time.Time
 	reconnects int
 
-	sent, received, rejected atomic.Uint64
+	sent, received, rejected, lost0 atomic.Uint64
 }
+
+// outMsg is a QoS 0 message on its way to the writer.
+type outMsg struct {
+	topic   string
+	payload []byte
+}
+
+// q0Len bounds the QoS 0 messages waiting for the writer; past it they go
+// to the spool like anything else the link cannot take now.
+const q0Len = 256
 
 // New opens the spool and, with an endpoint, starts connecting. Close stops
 // it.
@@ -158,6 +171,7 @@ func New(opt Options) (*Link, error) {
 		sp:       sp,
 		in:       bus.New(),
 		inflight: make(chan struct{}, maxInFlight),
+		q0:       make(chan outMsg, q0Len),
 		changed:  make(chan struct{}),
 		subs:     map[string]int{},
 		onBroker: map[string]bool{},
@@ -184,9 +198,10 @@ func New(opt Options) (*Link, error) {
 	if err := l.connect(); err != nil {
 		return nil, err
 	}
-	l.wg.Add(2)
+	l.wg.Add(3)
 	go l.sender()
 	go l.subscriber()
+	go l.writer0()
 	return l, nil
 }
 
@@ -199,6 +214,12 @@ func (l *Link) connect() error {
 	}
 	if tc.MinVersion < tls.VersionTLS12 {
 		tc.MinVersion = tls.VersionTLS12
+	}
+	if tc.ClientSessionCache == nil {
+		// Resuming the TLS session after a reconnect skips the certificate
+		// exchange (a few kilobytes) when the broker still holds the
+		// session; a restarted broker does not, and costs a full handshake.
+		tc.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 	}
 	if l.opt.Port == 443 && len(tc.NextProtos) == 0 {
 		tc.NextProtos = []string{"x-amzn-mqtt-ca"}
@@ -213,12 +234,18 @@ func (l *Link) connect() error {
 		AttemptConnection: func(ctx context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, l.opt.ConnectTimeout)
 			defer cancel()
-			d := tls.Dialer{Config: tc}
-			c, err := d.DialContext(ctx, "tcp", u.Host)
+			var d net.Dialer
+			raw, err := d.DialContext(ctx, "tcp", u.Host)
 			if err != nil {
 				return nil, err
 			}
-			return newWireConn(c, &l.wire), nil
+			// Counted below TLS, so the figures are what the link costs.
+			tlsConn := tls.Client(&countConn{Conn: raw, stats: &l.wire}, tc)
+			if err := tlsConn.HandshakeContext(ctx); err != nil {
+				raw.Close()
+				return nil, err
+			}
+			return newWireConn(tlsConn), nil
 		},
 		OnConnectionUp:   l.onUp,
 		OnConnectionDown: l.onDown,
@@ -363,22 +390,37 @@ func (l *Link) Publish(ctx context.Context, topic string, payload []byte, qos by
 	up := l.up
 	direct := up && l.sp.empty() && l.takeToken(time.Now())
 	l.mu.Unlock()
+	if direct && qos == 0 {
+		m := outMsg{topic, bytes.Clone(payload)}
+		select {
+		case l.q0 <- m:
+			return nil
+		default:
+			// The writer is behind: wait a little (backpressure a
+			// component's deadline can afford), then let the spool keep
+			// the order.
+			t := time.NewTimer(l.opt.AckWait)
+			select {
+			case l.q0 <- m:
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+	}
 	if direct && qos == 1 {
 		select {
 		case l.inflight <- struct{}{}:
-		default:
-			direct = false
+			switch err := l.sendDirect(topic, payload); {
+			case err == nil:
+				return nil
+			case errors.Is(err, ErrRefused):
+				return err
+			default:
+				l.log.Debug("cloud publish not acknowledged in time; spooling it", "topic", topic, "err", err)
+			}
+		default: // maxInFlight PUBACKs outstanding
 		}
-	}
-	if direct {
-		err := l.send(ctx, topic, payload, qos, l.opt.AckWait)
-		if qos == 1 {
-			<-l.inflight
-		}
-		if err == nil {
-			return nil
-		}
-		l.log.Debug("cloud publish not acknowledged in time; spooling it", "topic", topic, "err", err)
 	}
 	if !up && qos == 0 && !l.sp.keepQoS0 {
 		return fmt.Errorf("%w: QoS 0 message to %q not sent (set cloud.spool.keep_qos0_when_offline to keep them)", ErrOffline, topic)
@@ -390,6 +432,45 @@ func (l *Link) Publish(ctx context.Context, topic string, payload []byte, qos by
 	l.notify()
 	l.mu.Unlock()
 	return nil
+}
+
+// sendDirect publishes a QoS 1 message from a goroutine of its own, holding
+// an in-flight slot the caller took, and waits up to AckWait for the
+// outcome. Network writes never happen on the caller's goroutine: a
+// component's call must not hang on a full TCP send buffer. A message whose
+// PUBACK is late stays in flight and is also spooled by the caller; QoS 1 is
+// at least once.
+func (l *Link) sendDirect(topic string, payload []byte) error {
+	res := make(chan error, 1)
+	p := bytes.Clone(payload)
+	go func() {
+		defer func() { <-l.inflight }()
+		res <- l.send(l.ctx, topic, p, 1, l.opt.ConnectTimeout+l.opt.KeepAlive)
+	}()
+	t := time.NewTimer(l.opt.AckWait)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		return err
+	case <-t.C:
+		return fmt.Errorf("no PUBACK within %v", l.opt.AckWait)
+	}
+}
+
+// writer0 sends QoS 0 messages in the order Publish queued them. One that
+// meets a dropped connection is lost, as QoS 0 allows; Status counts them.
+func (l *Link) writer0() {
+	defer l.wg.Done()
+	for {
+		select {
+		case m := <-l.q0:
+			if err := l.send(l.ctx, m.topic, m.payload, 0, l.opt.ConnectTimeout); err != nil {
+				l.lost0.Add(1)
+			}
+		case <-l.ctx.Done():
+			return
+		}
+	}
 }
 
 // send publishes one message on the current connection and, for QoS 1,
@@ -416,8 +497,10 @@ type refusedError struct {
 }
 
 func (e *refusedError) Error() string {
-	return fmt.Sprintf("broker refused the message (reason code 0x%02x): %v", e.code, e.err)
+	return fmt.Sprintf("%v (reason code 0x%02x): %v", ErrRefused, e.code, e.err)
 }
+
+func (e *refusedError) Unwrap() error { return ErrRefused }
 
 // takeToken spends one publish from the rate budget; call with l.mu held.
 func (l *Link) takeToken(now time.Time) bool {
@@ -442,7 +525,7 @@ func (l *Link) sender() {
 			l.log.Error("cloud spool", "err", err)
 		}
 	}()
-	for {
+	for l.ctx.Err() == nil {
 		l.mu.Lock()
 		ch, up, gen := l.changed, l.up, l.gen
 		l.mu.Unlock()
@@ -559,7 +642,7 @@ func (l *Link) Unsubscribe(filter string, s bus.Subscriber, id uint32) {
 // subscriber keeps the broker's subscriptions equal to the components'.
 func (l *Link) subscriber() {
 	defer l.wg.Done()
-	for {
+	for l.ctx.Err() == nil {
 		l.mu.Lock()
 		ch, up, gen := l.changed, l.up, l.gen
 		var add, drop []string
@@ -703,7 +786,7 @@ func (l *Link) Status() Status {
 		State: l.state, Since: l.since, LastError: l.lastErr, Reconnects: l.reconnects,
 		Spooled: n, SpooledBytes: b, SpoolMax: l.opt.SpoolMaxBytes, Evicted: ev,
 		Subscriptions: len(l.subs),
-		Sent:          l.sent.Load(), Received: l.received.Load(), Rejected: l.rejected.Load(),
+		Sent:          l.sent.Load(), Received: l.received.Load(), Rejected: l.rejected.Load(), LostQoS0: l.lost0.Load(),
 		BytesOut: l.wire.out.Load(), BytesIn: l.wire.in.Load(),
 	}
 	if l.opt.Endpoint != "" {

@@ -77,6 +77,8 @@ func abiError(err error) error {
 		code = abi.ErrUnsupported
 	case errors.Is(err, cloud.ErrSpoolFull), errors.Is(err, cloud.ErrTooManySubscriptions):
 		code = abi.ErrFull
+	case errors.Is(err, cloud.ErrRefused):
+		code = abi.ErrDenied
 	case errors.Is(err, cloud.ErrOffline), errors.Is(err, cloud.ErrClosed):
 		code = abi.ErrUnavailable
 	}

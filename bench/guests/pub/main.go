@@ -11,6 +11,10 @@
 // Each payload starts with the run number and the message's sequence number
 // (both uint32, little-endian), so a sink can tell runs apart.
 //
+// With config cloud_qos = 0 or 1 the data messages go to the cloud link
+// instead (cloud_publish at that QoS), for the cloud forwarding benchmark;
+// the kicks and the end marker stay on the local bus.
+//
 // With config autostart = true it also starts run 0 from its start handler:
 // the benchmark of start-up time uses that to see the first message a Go
 // guest publishes.
@@ -37,6 +41,7 @@ const (
 var (
 	count   = 200000
 	burst   = 1000
+	qos     = -1 // cloud_qos: -1 publishes on the local bus
 	run     uint32
 	sent    int
 	payload [256]byte
@@ -49,7 +54,7 @@ func main() {}
 
 func start() error {
 	autostart := false
-	if err := errors.Join(get(&count, "count"), get(&burst, "burst"), get(&autostart, "autostart")); err != nil {
+	if err := errors.Join(get(&count, "count"), get(&burst, "burst"), get(&autostart, "autostart"), get(&qos, "cloud_qos")); err != nil {
 		return err
 	}
 	if count < 1 || burst < 1 {
@@ -94,7 +99,13 @@ func publishBurst() {
 	n := min(burst, count-sent)
 	for range n {
 		binary.LittleEndian.PutUint32(payload[4:8], uint32(sent))
-		if err := moss.Publish(topicData, payload[:]); err != nil {
+		var err error
+		if qos >= 0 {
+			err = moss.CloudPublish(topicData, payload[:], qos)
+		} else {
+			err = moss.Publish(topicData, payload[:])
+		}
+		if err != nil {
 			moss.Errorf("publish %s: %v", topicData, err)
 			sent = count
 			return
