@@ -60,7 +60,13 @@ const (
 	FuncCloudPublish     = "cloud_publish"
 	FuncCloudSubscribe   = "cloud_subscribe"
 	FuncCloudUnsubscribe = "cloud_unsubscribe"
-	FuncResponse         = "response"
+	// Device shadows: the host's local shadow service.
+	FuncShadowGet    = "shadow_get"
+	FuncShadowUpdate = "shadow_update"
+	FuncShadowDelete = "shadow_delete"
+	FuncShadowList   = "shadow_list"
+	FuncShadowWatch  = "shadow_watch"
+	FuncResponse     = "response"
 )
 
 // HostFunctions lists every host function of this ABI version in the order
@@ -69,7 +75,9 @@ var HostFunctions = []string{
 	FuncLog, FuncPublish, FuncSubscribe, FuncUnsubscribe,
 	FuncConfigGet, FuncConfigUpdate, FuncConfigWatch,
 	FuncTimerStart, FuncTimerStop, FuncReportState, FuncSecretGet,
-	FuncCloudPublish, FuncCloudSubscribe, FuncCloudUnsubscribe, FuncResponse,
+	FuncCloudPublish, FuncCloudSubscribe, FuncCloudUnsubscribe,
+	FuncShadowGet, FuncShadowUpdate, FuncShadowDelete, FuncShadowList, FuncShadowWatch,
+	FuncResponse,
 }
 
 // Code is a host function status. A host function returns a non-negative

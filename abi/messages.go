@@ -75,6 +75,41 @@ type CloudPublishRequest struct {
 	QoS     uint8  `cbor:"qos,omitempty"`
 }
 
+// ShadowRequest is the request of FuncShadowGet, FuncShadowUpdate and
+// FuncShadowDelete. An empty Thing is the device's own thing; an empty
+// Name is the classic shadow. Payload is the JSON request document as
+// IoT Core takes it on the shadow topics (empty for get and delete is
+// allowed).
+type ShadowRequest struct {
+	Thing   string `cbor:"thing,omitempty"`
+	Name    string `cbor:"name,omitempty"`
+	Payload []byte `cbor:"payload,omitempty"`
+}
+
+// ShadowResponse answers the shadow functions: Status is 200 with the
+// accepted document, or IoT Core's error code (400, 404, 409, 413, 415,
+// 429, 500) with its rejected document ({code, message, timestamp,
+// clientToken}).
+type ShadowResponse struct {
+	Status  uint16 `cbor:"status"`
+	Payload []byte `cbor:"payload"`
+}
+
+// ShadowListRequest is the request of FuncShadowList.
+type ShadowListRequest struct {
+	Thing     string `cbor:"thing,omitempty"`
+	PageSize  uint32 `cbor:"page_size,omitempty"`
+	NextToken string `cbor:"next_token,omitempty"`
+}
+
+// ShadowWatchRequest is the request of FuncShadowWatch: Topic is "delta"
+// (update/delta) or "documents" (update/documents).
+type ShadowWatchRequest struct {
+	Thing string `cbor:"thing,omitempty"`
+	Name  string `cbor:"name,omitempty"`
+	Topic string `cbor:"topic"`
+}
+
 // SecretGetRequest is the request of FuncSecretGet.
 type SecretGetRequest struct {
 	Name string `cbor:"name"`

@@ -27,6 +27,11 @@ const (
 	fnCloudPublish
 	fnCloudSubscribe
 	fnCloudUnsubscribe
+	fnShadowGet
+	fnShadowUpdate
+	fnShadowDelete
+	fnShadowList
+	fnShadowWatch
 )
 
 func (f hostFunc) String() string { return abi.HostFunctions[f] }

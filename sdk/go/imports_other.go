@@ -58,3 +58,13 @@ func hostCloudPublish(req, resp []byte) int32 { return host.call(fnCloudPublish,
 func hostCloudSubscribe(req, resp []byte) int32 { return host.call(fnCloudSubscribe, req, resp) }
 
 func hostCloudUnsubscribe(req, resp []byte) int32 { return host.call(fnCloudUnsubscribe, req, resp) }
+
+func hostShadowGet(req, resp []byte) int32 { return host.call(fnShadowGet, req, resp) }
+
+func hostShadowUpdate(req, resp []byte) int32 { return host.call(fnShadowUpdate, req, resp) }
+
+func hostShadowDelete(req, resp []byte) int32 { return host.call(fnShadowDelete, req, resp) }
+
+func hostShadowList(req, resp []byte) int32 { return host.call(fnShadowList, req, resp) }
+
+func hostShadowWatch(req, resp []byte) int32 { return host.call(fnShadowWatch, req, resp) }

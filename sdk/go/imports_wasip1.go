@@ -114,3 +114,28 @@ func hostCloudSubscribe(req, resp []byte) int32 { return wasmCloudSubscribe(args
 func wasmCloudUnsubscribe(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
 
 func hostCloudUnsubscribe(req, resp []byte) int32 { return wasmCloudUnsubscribe(args(req, resp)) }
+
+//go:wasmimport moss shadow_get
+func wasmShadowGet(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostShadowGet(req, resp []byte) int32 { return wasmShadowGet(args(req, resp)) }
+
+//go:wasmimport moss shadow_update
+func wasmShadowUpdate(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostShadowUpdate(req, resp []byte) int32 { return wasmShadowUpdate(args(req, resp)) }
+
+//go:wasmimport moss shadow_delete
+func wasmShadowDelete(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostShadowDelete(req, resp []byte) int32 { return wasmShadowDelete(args(req, resp)) }
+
+//go:wasmimport moss shadow_list
+func wasmShadowList(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostShadowList(req, resp []byte) int32 { return wasmShadowList(args(req, resp)) }
+
+//go:wasmimport moss shadow_watch
+func wasmShadowWatch(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostShadowWatch(req, resp []byte) int32 { return wasmShadowWatch(args(req, resp)) }

@@ -152,7 +152,7 @@ func TestHostFuncTable(t *testing.T) {
 			t.Fatalf("hostFunc %d is response, which has its own import", fn)
 		}
 	}
-	if int(fnCloudUnsubscribe)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
+	if int(fnShadowWatch)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
 		t.Fatalf("hostFunc constants do not cover abi.HostFunctions %q", abi.HostFunctions)
 	}
 	for fn, want := range map[hostFunc]string{
@@ -162,6 +162,8 @@ func TestHostFuncTable(t *testing.T) {
 		fnTimerStart: abi.FuncTimerStart, fnTimerStop: abi.FuncTimerStop, fnReportState: abi.FuncReportState,
 		fnSecretGet: abi.FuncSecretGet, fnCloudPublish: abi.FuncCloudPublish,
 		fnCloudSubscribe: abi.FuncCloudSubscribe, fnCloudUnsubscribe: abi.FuncCloudUnsubscribe,
+		fnShadowGet: abi.FuncShadowGet, fnShadowUpdate: abi.FuncShadowUpdate, fnShadowDelete: abi.FuncShadowDelete,
+		fnShadowList: abi.FuncShadowList, fnShadowWatch: abi.FuncShadowWatch,
 	} {
 		if fn.String() != want {
 			t.Errorf("hostFunc %d is %q, want %q", fn, fn, want)
