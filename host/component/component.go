@@ -118,7 +118,10 @@ type Env struct {
 	Secrets Secrets
 	// Cloud serves the cloud_* host functions; nil makes them fail with
 	// E_UNAVAILABLE.
-	Cloud   Cloud
+	Cloud Cloud
+	// Shadows serves the shadow_* host functions; nil makes them fail
+	// with E_UNAVAILABLE.
+	Shadows Shadows
 	Restart Restart
 	// Output makes the writer a guest's stdout or stderr goes to (each line
 	// logged at level); nil discards guest output.

@@ -44,6 +44,16 @@ func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
 		return c.cloudSubscribe(req)
 	case abi.FuncCloudUnsubscribe:
 		return nil, c.cloudUnsubscribe(req)
+	case abi.FuncShadowGet:
+		return c.shadowCall(abi.FuncShadowGet, "shadow.get", "get", req)
+	case abi.FuncShadowUpdate:
+		return c.shadowCall(abi.FuncShadowUpdate, "shadow.update", "update", req)
+	case abi.FuncShadowDelete:
+		return c.shadowCall(abi.FuncShadowDelete, "shadow.delete", "delete", req)
+	case abi.FuncShadowList:
+		return c.shadowList(req)
+	case abi.FuncShadowWatch:
+		return c.shadowWatch(req)
 	}
 	return nil, abi.Errorf(abi.ErrUnsupported, "%s", fn)
 }
@@ -175,22 +185,27 @@ func (c *Component) subscribe(req []byte) ([]byte, error) {
 	if !c.allow("pubsub.subscribe", r.Filter) {
 		return nil, abi.Errorf(abi.ErrDenied, "subscribe: no pubsub.subscribe grant covering %q", r.Filter)
 	}
+	return c.subscribeFilter(abi.FuncSubscribe, r.Filter)
+}
+
+// subscribeFilter adds a local-bus subscription the caller has authorised.
+func (c *Component) subscribeFilter(fn, filter string) ([]byte, error) {
 	c.mu.Lock()
-	id, ok := c.subs[r.Filter]
+	id, ok := c.subs[filter]
 	if !ok {
-		if n := len(c.subs); n >= c.spec.Limits.MaxSubscriptions {
+		if n := len(c.subs) + len(c.cloudSubs); n >= c.spec.Limits.MaxSubscriptions {
 			c.mu.Unlock()
 			c.limitHit("max_subscriptions", int64(c.spec.Limits.MaxSubscriptions), int64(n+1))
-			return nil, abi.Errorf(abi.ErrFull, "subscribe: max_subscriptions (%d) reached", c.spec.Limits.MaxSubscriptions)
+			return nil, abi.Errorf(abi.ErrFull, "%s: max_subscriptions (%d) reached", fn, c.spec.Limits.MaxSubscriptions)
 		}
 		c.nextSub++
 		id = c.nextSub
-		c.subs[r.Filter], c.subFilter[id] = id, r.Filter
+		c.subs[filter], c.subFilter[id] = id, filter
 	}
 	c.mu.Unlock()
 	if !ok {
-		if err := c.env.Bus.Subscribe(r.Filter, c, id); err != nil {
-			return nil, abi.Errorf(abi.ErrInvalid, "subscribe: %v", err)
+		if err := c.env.Bus.Subscribe(filter, c, id); err != nil {
+			return nil, abi.Errorf(abi.ErrInvalid, "%s: %v", fn, err)
 		}
 	}
 	return c.idResponse(id), nil

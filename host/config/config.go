@@ -42,7 +42,9 @@ type Config struct {
 	Limits limits.Limits `toml:"limits"`
 	// Cloud is the link to AWS IoT Core; with no endpoint the host runs
 	// offline and spools what components send to the cloud.
-	Cloud      Cloud          `toml:"cloud"`
+	Cloud Cloud `toml:"cloud"`
+	// Shadow configures the local device shadow service.
+	Shadow     Shadow         `toml:"shadow"`
 	Components []ComponentRef `toml:"components"`
 	// File is the path the configuration was loaded from; empty from
 	// Default or Parse.
@@ -89,6 +91,26 @@ type Cloud struct {
 	// over the rate wait in the spool.
 	PublishRate int   `toml:"max_publish_rate"`
 	Spool       Spool `toml:"spool"`
+}
+
+// Shadow configures the device shadow service.
+type Shadow struct {
+	// MaxDocumentBytes limits a shadow's state (desired plus reported, as
+	// compact JSON): IoT Core's 8 KiB by default, at most 30 KiB as
+	// Greengrass allows.
+	MaxDocumentBytes int `toml:"max_document_bytes"`
+}
+
+// DefaultThing is the device's thing name for shadows when [cloud] names
+// none.
+const DefaultThing = "moss"
+
+// Thing is the device's thing name: cloud.thing_name, or DefaultThing.
+func (c *Config) Thing() string {
+	if c.Cloud.ThingName != "" {
+		return c.Cloud.ThingName
+	}
+	return DefaultThing
 }
 
 // Spool configures the queue of cloud-bound messages kept while offline.
@@ -149,6 +171,7 @@ func Default() *Config {
 			StopTimeout:       limits.Duration{Duration: 5 * time.Second},
 		},
 		Limits: limits.Defaults(),
+		Shadow: Shadow{MaxDocumentBytes: 8192},
 		Cloud: Cloud{
 			Port:           8883,
 			KeepAlive:      limits.Duration{Duration: 60 * time.Second},
@@ -307,6 +330,11 @@ func (c *Config) validate(doc *tomlx.Doc) {
 	}
 
 	c.validateCloud(doc, check)
+	check(tomlx.Path{"shadow", "max_document_bytes"}, func() {
+		if n := c.Shadow.MaxDocumentBytes; n < 1 || n > 30720 {
+			doc.Errorf(tomlx.Path{"shadow", "max_document_bytes"}, "shadow.max_document_bytes %d: want 1 to 30720 (IoT Core's limit is 8192; Greengrass allows up to 30720)", n)
+		}
+	})
 
 	seen := map[string]int{}
 	for i, ref := range c.Components {

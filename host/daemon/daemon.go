@@ -29,6 +29,7 @@ import (
 	"github.com/moss-edge/moss/host/logs"
 	"github.com/moss-edge/moss/host/manifest"
 	"github.com/moss-edge/moss/host/secret"
+	"github.com/moss-edge/moss/host/shadow"
 	"github.com/moss-edge/moss/host/store"
 	"github.com/moss-edge/moss/host/wasm"
 )
@@ -52,6 +53,7 @@ type Daemon struct {
 	ready   chan struct{}
 	secrets *secret.Store // set by Run before the admin socket serves
 	cloud   *cloud.Link   // likewise
+	shadows *shadows      // likewise
 
 	mu    sync.Mutex
 	comps []*component.Component // dependency order
@@ -132,6 +134,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.closeCloud(d.cloud)
+	svc, err := shadow.New(shadow.Options{Store: db, MaxDocumentBytes: d.cfg.Shadow.MaxDocumentBytes, Logger: d.log.With("service", "shadow")})
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer svc.Close()
+	if d.shadows, err = newShadows(svc, d.bus, d.cfg.Thing(), d.log); err != nil {
+		srv.Close()
+		return err
+	}
+	defer d.shadows.close()
 	adminErr := make(chan error, 1)
 	actx, stopAdmin := context.WithCancel(context.Background())
 	go func() { adminErr <- srv.Serve(actx) }()
@@ -153,6 +166,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Engine: engine, Bus: d.bus, Codec: d.codec, Logger: d.log, Restart: restart,
 		Secrets: secretsView{d.secrets},
 		Cloud:   cloudEnv{d.cloud},
+		Shadows: d.shadows,
 		Output:  func(l *slog.Logger, level slog.Level) io.WriteCloser { return logs.LineWriter(l, level) },
 	}
 	defer d.stopAll()
