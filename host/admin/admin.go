@@ -35,6 +35,9 @@
 //	> {"op":"cloud_pub","topic":"t","payload":"aGk=","qos":1}
 //	< {"ok":true}                             once acknowledged or spooled
 //
+//	> {"op":"shadow","shadow":"update","thing":"t","name":"","payload":"eyJzdGF0ZSI6..."}
+//	< {"code":200,"payload":"..."}            IoT Core's status and document
+//
 //	> {"op":"sub","filter":"sensors/#"}
 //	< {"ok":true}                             once subscribed, then
 //	< {"topic":"t","payload":"aGk="}          per message, and
@@ -152,6 +155,9 @@ type Backend interface {
 	SetSecret(name string, value []byte) error
 	// SecretNames lists the secrets set (names, never values).
 	SecretNames() ([]string, error)
+	// Shadow runs a shadow operation ("get", "update", "delete" or "list")
+	// as the operator and returns IoT Core's status and document.
+	Shadow(ctx context.Context, op, thing, name string, payload []byte) (status int, doc []byte, err error)
 	// CloudPublish sends a message to the cloud as the device; it returns
 	// once a QoS 1 message is acknowledged or spooled.
 	CloudPublish(ctx context.Context, topic string, payload []byte, qos byte) error
@@ -166,9 +172,11 @@ type request struct {
 	Component string `json:"component,omitempty"`
 	Tail      *int   `json:"tail,omitempty"` // nil: every buffered record
 	Follow    bool   `json:"follow,omitempty"`
-	Name      string `json:"name,omitempty"`  // secret_set
-	Value     []byte `json:"value,omitempty"` // secret_set
-	QoS       byte   `json:"qos,omitempty"`   // cloud_pub
+	Name      string `json:"name,omitempty"`   // secret_set
+	Value     []byte `json:"value,omitempty"`  // secret_set
+	QoS       byte   `json:"qos,omitempty"`    // cloud_pub
+	Shadow    string `json:"shadow,omitempty"` // shadow: get, update, delete or list
+	Thing     string `json:"thing,omitempty"`  // shadow
 }
 
 // reply is the union of every line the server sends; exactly one group of
@@ -184,6 +192,7 @@ type reply struct {
 	Dropped    uint64          `json:"dropped,omitempty"`
 	Record     *logs.Record    `json:"record,omitempty"`
 	Secrets    []string        `json:"secrets,omitempty"`
+	Code       int             `json:"code,omitempty"` // shadow: IoT Core's status
 }
 
 // listReply is written instead of reply so an empty list is [] rather than

@@ -53,6 +53,10 @@ func (b *fakeBackend) SetSecret(name string, value []byte) error {
 	return nil
 }
 
+func (b *fakeBackend) Shadow(_ context.Context, op, thing, name string, _ []byte) (int, []byte, error) {
+	return 404, []byte(fmt.Sprintf(`{"code":404,"message":"No shadow exists with name: '%s'"}`, thing+name)), nil
+}
+
 func (b *fakeBackend) CloudPublish(_ context.Context, topic string, _ []byte, qos byte) error {
 	return fmt.Errorf("cloud publish %q at QoS %d: no cloud link", topic, qos)
 }

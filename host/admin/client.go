@@ -64,6 +64,23 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte) erro
 	return nil
 }
 
+// Shadow runs a shadow operation (get, update, delete or list) on the host
+// as the operator: an empty thing is the device's own, an empty name the
+// classic shadow. It returns IoT Core's status and document (accepted or
+// rejected).
+func (c *Client) Shadow(ctx context.Context, op, thing, name string, payload []byte) (int, []byte, error) {
+	var code int
+	var doc []byte
+	err := c.call(ctx, request{Op: "shadow", Shadow: op, Thing: thing, Name: name, Payload: payload}, false, func(r *reply) (bool, error) {
+		code, doc = r.Code, r.Payload
+		return code != 0, nil
+	})
+	if err != nil {
+		return 0, nil, wrap("shadow "+op, err)
+	}
+	return code, doc, nil
+}
+
 // CloudPublish sends payload to topic on the cloud link as the device, at
 // qos 0 or 1; it returns once the host acknowledged a QoS 1 message as
 // sent or spooled.

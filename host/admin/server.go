@@ -258,6 +258,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		err = s.status(c)
 	case "pub":
 		err = s.pub(c, req)
+	case "shadow":
+		err = s.shadow(ctx, c, req)
 	case "cloud_pub":
 		err = s.cloudPub(ctx, c, req)
 	case "sub":
@@ -293,6 +295,22 @@ func (s *Server) list(c *conn) error {
 func (s *Server) status(c *conn) error {
 	st := s.backend.Status()
 	if err := c.send(reply{Status: &st}); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+func (s *Server) shadow(ctx context.Context, c *conn, req request) error {
+	switch req.Shadow {
+	case "get", "update", "delete", "list":
+	default:
+		return c.fail(fmt.Sprintf(`shadow: "shadow" %q: want get, update, delete or list`, req.Shadow))
+	}
+	code, doc, err := s.backend.Shadow(ctx, req.Shadow, req.Thing, req.Name, req.Payload)
+	if err != nil {
+		return c.fail(err.Error())
+	}
+	if err := c.send(reply{Code: code, Payload: doc}); err != nil {
 		return err
 	}
 	return c.flush()

@@ -83,6 +83,18 @@ func (d *Daemon) CloudPublish(ctx context.Context, topic string, payload []byte,
 	return d.cloud.Publish(ctx, topic, payload, qos)
 }
 
+// Shadow implements admin.Backend: `moss shadow` acts as the operator, not
+// subject to component access policies.
+func (d *Daemon) Shadow(_ context.Context, op, thing, name string, payload []byte) (int, []byte, error) {
+	if thing == "" {
+		thing = d.shadows.Thing()
+	}
+	if op == "list" {
+		return d.shadows.List(thing, 0, string(payload))
+	}
+	return d.shadows.Request(op, thing, name, payload)
+}
+
 // SecretNames implements admin.Backend.
 func (d *Daemon) SecretNames() ([]string, error) { return d.secrets.Names() }
 

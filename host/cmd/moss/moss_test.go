@@ -46,6 +46,16 @@ func (h *fakeHost) SetSecret(name string, value []byte) error {
 	return nil
 }
 
+func (h *fakeHost) Shadow(_ context.Context, op, thing, name string, payload []byte) (int, []byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.published = append(h.published, fmt.Sprintf("shadow:%s %s/%s %s", op, thing, name, payload))
+	if thing == "missing" {
+		return 404, []byte(`{"code":404,"message":"No shadow exists with name: 'missing'"}`), nil
+	}
+	return 200, []byte(`{"state":{}}`), nil
+}
+
 func (h *fakeHost) CloudPublish(_ context.Context, topic string, payload []byte, qos byte) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

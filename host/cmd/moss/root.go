@@ -74,10 +74,10 @@ func newRootCmd(g *globals) *cobra.Command {
 		Short: "Moss runs WebAssembly components on edge devices",
 		Long: `Moss is an edge runtime. Like an AWS IoT Greengrass V2 core device it runs
 components and gives them a local publish/subscribe bus with MQTT wildcards,
-configuration and a supervised lifecycle; unlike Greengrass, each component
-is a sandboxed WebAssembly module and all of them run inside this one
-process. (Device shadows, secrets, the AWS IoT Core link and deployments are
-not in this version yet.)
+configuration, secrets, device shadows, a link to AWS IoT Core that keeps
+working offline, and a supervised lifecycle; unlike Greengrass, each
+component is a sandboxed WebAssembly module and all of them run inside this
+one process. (Deployments are not in this version yet.)
 
 "moss run" starts the host. The other commands talk to a running host over
 its admin socket, a Unix socket only the user running the host can open:
@@ -130,6 +130,7 @@ directory.`,
 		newSubCmd(g),
 		newLogsCmd(g),
 		newSecretCmd(g),
+		newShadowCmd(g),
 		newCertsCmd(g),
 		newNewCmd(g),
 		newVersionCmd(g),
