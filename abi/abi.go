@@ -66,7 +66,9 @@ const (
 	FuncShadowDelete = "shadow_delete"
 	FuncShadowList   = "shadow_list"
 	FuncShadowWatch  = "shadow_watch"
-	FuncResponse     = "response"
+	// FuncStateSave hands a snapshot to the next version during an upgrade.
+	FuncStateSave = "state_save"
+	FuncResponse  = "response"
 )
 
 // HostFunctions lists every host function of this ABI version in the order
@@ -77,7 +79,7 @@ var HostFunctions = []string{
 	FuncTimerStart, FuncTimerStop, FuncReportState, FuncSecretGet,
 	FuncCloudPublish, FuncCloudSubscribe, FuncCloudUnsubscribe,
 	FuncShadowGet, FuncShadowUpdate, FuncShadowDelete, FuncShadowList, FuncShadowWatch,
-	FuncResponse,
+	FuncStateSave, FuncResponse,
 }
 
 // Code is a host function status. A host function returns a non-negative

@@ -110,6 +110,16 @@ type ShadowWatchRequest struct {
 	Topic string `cbor:"topic"`
 }
 
+// StateSaveRequest is the request of FuncStateSave.
+type StateSaveRequest struct {
+	Data []byte `cbor:"data"`
+}
+
+// StopUpgrade is the stop event's reason when a new version of the
+// component replaces the instance (hot swap); the guest may hand state to
+// it with FuncStateSave.
+const StopUpgrade = "upgrade"
+
 // SecretGetRequest is the request of FuncSecretGet.
 type SecretGetRequest struct {
 	Name string `cbor:"name"`

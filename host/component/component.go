@@ -165,6 +165,7 @@ type Info struct {
 // Component is one running component. Its methods are safe for concurrent
 // use; the instance itself is used only by the component's own goroutine.
 type Component struct {
+	name string // spec.Name, which never changes; spec does, on Upgrade
 	spec Spec
 	env  Env
 	log  *slog.Logger
@@ -194,6 +195,13 @@ type Component struct {
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	done     chan struct{}
+	swapCh   chan Spec // Upgrade to the run goroutine
+
+	// Owned by the run goroutine, across instances.
+	handoff   []byte    // state_save's data, for the next instance's start event
+	upgrading bool      // the instance is handling its upgrade stop event
+	swapFrom  string    // the version being replaced, while a swap is under way
+	swapStart time.Time // when the old instance stopped serving
 
 	// Owned by the run goroutine.
 	inst     *wasm.Instance
@@ -213,6 +221,7 @@ func New(spec Spec, env Env) *Component {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Component{
+		name:        spec.Name,
 		spec:        spec,
 		env:         env,
 		log:         env.Logger.With("component", spec.Name),
@@ -227,6 +236,7 @@ func New(spec Spec, env Env) *Component {
 		changed:     make(chan struct{}),
 		stopCh:      make(chan struct{}),
 		done:        make(chan struct{}),
+		swapCh:      make(chan Spec),
 		logLimit:    tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
 		pubLimit:    tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
 	}
@@ -234,7 +244,7 @@ func New(spec Spec, env Env) *Component {
 }
 
 // Name returns the component's name.
-func (c *Component) Name() string { return c.spec.Name }
+func (c *Component) Name() string { return c.name }
 
 // Logger returns the component's logger.
 func (c *Component) Logger() *slog.Logger { return c.log }
@@ -254,8 +264,51 @@ func (c *Component) Stop(ctx context.Context) error {
 	case <-c.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("stop %s: %w", c.spec.Name, ctx.Err())
+		return fmt.Errorf("stop %s: %w", c.name, ctx.Err())
 	}
+}
+
+// Upgrade moves the component to spec, another version of it, without a
+// restart and without losing a message (hot swap): between two batches the
+// running instance gets a stop event with reason "upgrade" (during which it
+// may hand state over with state_save), is closed, and an instance of
+// spec's module starts with that state; the mailbox, the subscriptions and
+// their ids stay as they are, so messages that arrive meanwhile wait and go
+// to the new instance. spec.Config replaces the configuration. A component
+// waiting to restart after an error, or BROKEN, starts again on spec at
+// once. Upgrade returns when the run goroutine has taken the request; use
+// WaitState (RUNNING, or ERRORED when the new version fails to start) to
+// follow it, and Upgrade again to the old spec to roll back.
+func (c *Component) Upgrade(ctx context.Context, spec Spec) error {
+	if spec.Name != c.Name() {
+		return fmt.Errorf("upgrade %s: the spec is for %q", c.Name(), spec.Name)
+	}
+	select {
+	case c.swapCh <- spec:
+		return nil
+	case <-c.done:
+		return fmt.Errorf("upgrade %s: the component has stopped", spec.Name)
+	case <-ctx.Done():
+		return fmt.Errorf("upgrade %s: %w", spec.Name, ctx.Err())
+	}
+}
+
+// setSpec installs spec for the next instance; run goroutine only.
+func (c *Component) setSpec(spec Spec) {
+	c.mu.Lock()
+	c.swapFrom = c.spec.Version
+	c.spec = spec
+	c.errTimes = nil // a new version starts with a clean error record
+	// STARTING with the new version in one step, so a watcher never sees
+	// the new version RUNNING before its instance is.
+	if c.state != StateStarting {
+		c.state, c.since = StateStarting, time.Now()
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+	c.mu.Unlock()
+	c.conf.Replace(spec.Config)
+	c.pubLimit = tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)}
 }
 
 // Done is closed when the component's goroutine has ended.
@@ -273,7 +326,7 @@ func (c *Component) State() State {
 func (c *Component) WaitState(ctx context.Context, want ...State) (State, error) {
 	info, err := c.Wait(ctx, func(i Info) bool { return slices.Contains(want, i.State) })
 	if err != nil {
-		return info.State, fmt.Errorf("%s is %s, waited for %v: %w", c.spec.Name, info.State, want, err)
+		return info.State, fmt.Errorf("%s is %s, waited for %v: %w", c.name, info.State, want, err)
 	}
 	return info.State, nil
 }
@@ -302,7 +355,7 @@ func (c *Component) Info() Info {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Info{
-		Name: c.spec.Name, Version: c.spec.Version, State: c.state, Since: c.since,
+		Name: c.name, Version: c.spec.Version, State: c.state, Since: c.since,
 		Restarts: c.restarts, Errors: c.errCount, LastError: c.lastErr,
 		Delivered: c.delivered.Load(), Dropped: c.mbox.Dropped(), Queued: c.mbox.Len(),
 	}
@@ -333,8 +386,24 @@ func (c *Component) Deliver(subID uint32, m *bus.Message) {
 
 var _ bus.Subscriber = (*Component)(nil)
 
-// errStop ends the run loop when a stop was requested.
-var errStop = errors.New("stop requested")
+// errStop ends the run loop when a stop was requested; errSwap ends an
+// instance that a new version replaces.
+var (
+	errStop = errors.New("stop requested")
+	errSwap = errors.New("upgrade requested")
+)
+
+// waitStopOrSwap waits, in a state that runs nothing (FINISHED, BROKEN),
+// for a stop (false) or an upgrade (true, the spec installed).
+func (c *Component) waitStopOrSwap() bool {
+	select {
+	case <-c.stopCh:
+		return false
+	case spec := <-c.swapCh:
+		c.setSpec(spec)
+		return true
+	}
+}
 
 // run is the component's goroutine: it owns the instance.
 func (c *Component) run() {
@@ -342,6 +411,9 @@ func (c *Component) run() {
 	defer c.unsubscribeAll()
 	for {
 		err := c.runInstance()
+		if errors.Is(err, errSwap) {
+			continue // straight to the new version: no backoff, not an error
+		}
 		if errors.Is(err, errStop) {
 			c.setState(StateFinished)
 			c.log.Info("component stopped")
@@ -350,7 +422,9 @@ func (c *Component) run() {
 		if err == nil { // the guest reported FINISHED: it wants no more messages
 			c.unsubscribeAll()
 			c.setState(StateFinished)
-			<-c.stopCh
+			if c.waitStopOrSwap() {
+				continue
+			}
 			return
 		}
 		delay, broken := c.recordError(err)
@@ -359,7 +433,9 @@ func (c *Component) run() {
 			// state also sees no subscription left.
 			c.unsubscribeAll()
 			c.setState(StateBroken)
-			<-c.stopCh
+			if c.waitStopOrSwap() {
+				continue
+			}
 			return
 		}
 		c.setState(StateErrored)
@@ -369,6 +445,9 @@ func (c *Component) run() {
 			t.Stop()
 			c.setState(StateFinished)
 			return
+		case spec := <-c.swapCh:
+			t.Stop()
+			c.setSpec(spec) // a fixed version need not wait out the backoff
 		case <-t.C:
 		}
 		c.mu.Lock()
@@ -419,7 +498,7 @@ func (c *Component) runInstance() error {
 	c.guest = newGuestState()
 	defer c.discardInstance()
 	inst, err := c.env.Engine.Instantiate(context.Background(), c.spec.Module, wasm.InstanceConfig{
-		Name:        c.spec.Name,
+		Name:        c.name,
 		MemoryLimit: uint64(c.spec.Limits.Memory),
 		Deadline:    c.spec.Limits.CallDeadline.Duration,
 		Stdout:      c.guest.output(c, slog.LevelInfo, "stdout"),
@@ -431,19 +510,29 @@ func (c *Component) runInstance() error {
 		return err
 	}
 	c.inst = inst
-	start := abi.Event{Kind: abi.EventStart, Name: c.spec.Name, Version: c.spec.Version, ABI: abi.Version}
+	start := abi.Event{Kind: abi.EventStart, Name: c.name, Version: c.spec.Version, ABI: abi.Version, Payload: c.handoff}
 	if err := c.deliver([]abi.Event{start}); err != nil {
+		// The handed-over state stays for the next start: a retry, or the
+		// old version after a rollback.
 		return fmt.Errorf("start: %w", err)
 	}
+	c.handoff = nil
 	if c.guest.finished {
 		return nil
 	}
 	c.setState(StateRunning)
-	c.log.Info("component running", "version", c.spec.Version, "memory_kib", inst.MemorySize()>>10)
+	if !c.swapStart.IsZero() {
+		c.log.Info("component upgraded", "from", c.swapFrom, "to", c.spec.Version, "gap", time.Since(c.swapStart), "queued", c.mbox.Len())
+		c.swapStart = time.Time{}
+	} else {
+		c.log.Info("component running", "version", c.spec.Version, "memory_kib", inst.MemorySize()>>10)
+	}
 	for {
 		select {
 		case <-c.stopCh:
 			return c.stopInstance()
+		case spec := <-c.swapCh:
+			return c.upgradeInstance(spec)
 		case <-c.mbox.Ready():
 		}
 		if err := c.drain(); err != nil {
@@ -502,6 +591,22 @@ func (c *Component) stopInstance() error {
 	return errStop
 }
 
+// upgradeInstance ends the instance for a new version: a stop event with
+// reason "upgrade" (the guest may call state_save), and nothing drained, so
+// every queued message goes to the new instance.
+func (c *Component) upgradeInstance(spec Spec) error {
+	c.swapStart = time.Now()
+	c.log.Info("upgrading component", "from", c.spec.Version, "to", spec.Version, "queued", c.mbox.Len())
+	c.upgrading = true
+	if err := c.deliver([]abi.Event{{Kind: abi.EventStop, Reason: abi.StopUpgrade}}); err != nil {
+		c.log.Warn("upgrade stop handler failed; the new version starts without handed-over state", "error", err)
+		c.handoff = nil
+	}
+	c.upgrading = false
+	c.setSpec(spec)
+	return errSwap
+}
+
 // deliver encodes events as one batch and calls the guest. Timer and config
 // events of an earlier instance are dropped here; a reported ERRORED state
 // turns into an error.
@@ -557,4 +662,12 @@ func (c *Component) unsubscribeAll() {
 	for f, id := range cloudSubs {
 		c.env.Cloud.Unsubscribe(f, c, id)
 	}
+}
+
+// Spec returns the spec of the version the component runs, or is moving
+// to.
+func (c *Component) Spec() Spec {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.spec
 }

@@ -44,6 +44,8 @@ func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
 		return c.cloudSubscribe(req)
 	case abi.FuncCloudUnsubscribe:
 		return nil, c.cloudUnsubscribe(req)
+	case abi.FuncStateSave:
+		return nil, c.stateSave(req)
 	case abi.FuncShadowGet:
 		return c.shadowCall(abi.FuncShadowGet, "shadow.get", "get", req)
 	case abi.FuncShadowUpdate:
@@ -363,4 +365,17 @@ func (c *Component) secretGet(req []byte) ([]byte, error) {
 	c.respBuf = abi.AppendBytes(abi.AppendText(abi.AppendMap(c.respBuf[:0], 1), "value"), v)
 	clear(v)
 	return c.respBuf, nil
+}
+
+// stateSave keeps a snapshot for the next version during an upgrade.
+func (c *Component) stateSave(req []byte) error {
+	if !c.upgrading {
+		return abi.Errorf(abi.ErrInvalid, "state_save: only during a stop event with reason %q", abi.StopUpgrade)
+	}
+	var r abi.StateSaveRequest
+	if err := c.decode(abi.FuncStateSave, req, &r); err != nil {
+		return err
+	}
+	c.handoff = bytes.Clone(r.Data)
+	return nil
 }

@@ -196,3 +196,22 @@ func deepCopy(v any) any {
 		return v
 	}
 }
+
+// Replace sets the whole tree to a deep copy of root (a deployment's
+// resolved configuration) and tells every watcher, with an empty path.
+func (t *Tree) Replace(root map[string]any) {
+	r, _ := deepCopy(root).(map[string]any)
+	if r == nil {
+		r = map[string]any{}
+	}
+	t.mu.Lock()
+	t.root = r
+	fns := make([]func([]string), 0, len(t.watchers))
+	for _, w := range t.watchers {
+		fns = append(fns, w.fn)
+	}
+	t.mu.Unlock()
+	for _, fn := range fns {
+		fn([]string{})
+	}
+}

@@ -53,6 +53,8 @@ type Daemon struct {
 	ready   chan struct{}
 	secrets *secret.Store // set by Run before the admin socket serves
 	cloud   *cloud.Link   // likewise
+	engine  *wasm.Engine  // likewise
+	env     component.Env // likewise: what every component is made with
 	shadows *shadows      // likewise
 
 	mu    sync.Mutex
@@ -162,6 +164,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Window:      d.cfg.Lifecycle.ErrorWindow.Duration,
 		StopTimeout: d.cfg.Lifecycle.StopTimeout.Duration,
 	}
+	d.engine = engine
 	env := component.Env{
 		Engine: engine, Bus: d.bus, Codec: d.codec, Logger: d.log, Restart: restart,
 		Secrets: secretsView{d.secrets},
@@ -169,6 +172,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Shadows: d.shadows,
 		Output:  func(l *slog.Logger, level slog.Level) io.WriteCloser { return logs.LineWriter(l, level) },
 	}
+	d.env = env
 	defer d.stopAll()
 	for _, s := range specs {
 		c := component.New(s, env)

@@ -32,6 +32,7 @@ const (
 	fnShadowDelete
 	fnShadowList
 	fnShadowWatch
+	fnStateSave
 )
 
 func (f hostFunc) String() string { return abi.HostFunctions[f] }

@@ -68,3 +68,5 @@ func hostShadowDelete(req, resp []byte) int32 { return host.call(fnShadowDelete,
 func hostShadowList(req, resp []byte) int32 { return host.call(fnShadowList, req, resp) }
 
 func hostShadowWatch(req, resp []byte) int32 { return host.call(fnShadowWatch, req, resp) }
+
+func hostStateSave(req, resp []byte) int32 { return host.call(fnStateSave, req, resp) }

@@ -139,3 +139,8 @@ func hostShadowList(req, resp []byte) int32 { return wasmShadowList(args(req, re
 func wasmShadowWatch(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
 
 func hostShadowWatch(req, resp []byte) int32 { return wasmShadowWatch(args(req, resp)) }
+
+//go:wasmimport moss state_save
+func wasmStateSave(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostStateSave(req, resp []byte) int32 { return wasmStateSave(args(req, resp)) }

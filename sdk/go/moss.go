@@ -127,6 +127,9 @@ var g struct {
 	onStart []func() error
 	onStop  []func()
 
+	onUpgrade func() []byte // OnUpgrade's
+	handover  []byte        // the start event's state from the previous version
+
 	timers  map[uint32]*timer
 	watches map[uint32]func(path []string)
 }
@@ -272,6 +275,7 @@ func handle(ev *abi.Event) int32 {
 	case abi.EventStart:
 		g.mu.Lock()
 		fns := slices.Clone(g.onStart)
+		g.handover = slices.Clone(ev.Payload)
 		g.mu.Unlock()
 		for _, fn := range fns {
 			if err := fn(); err != nil {
@@ -282,7 +286,11 @@ func handle(ev *abi.Event) int32 {
 	case abi.EventStop:
 		g.mu.Lock()
 		fns := slices.Clone(g.onStop)
+		save := g.onUpgrade
 		g.mu.Unlock()
+		if ev.Reason == abi.StopUpgrade && save != nil {
+			saveState(save())
+		}
 		for _, fn := range slices.Backward(fns) {
 			fn()
 		}
@@ -305,4 +313,34 @@ func kindName(k abi.EventKind) string {
 		return "stop"
 	}
 	return fmt.Sprintf("event kind %d", k)
+}
+
+// OnUpgrade registers fn to hand state to the next version of the
+// component when a deployment replaces this one without a restart (hot
+// swap). fn runs on the stop event that announces the upgrade, before the
+// OnStop functions; the new version reads what it returned with Handover.
+// A later OnUpgrade replaces fn. Host function: state_save.
+func OnUpgrade(fn func() []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.onUpgrade = fn
+}
+
+// Handover returns the state the previous version handed over with
+// OnUpgrade, or nil when this instance did not start from a hot swap. It is
+// valid from the start functions on.
+func Handover() []byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.handover
+}
+
+func saveState(data []byte) {
+	g.mu.Lock()
+	g.req = abi.AppendBytes(abi.AppendText(abi.AppendMap(g.req[:0], 1), "data"), data)
+	err := send(fnStateSave, hostStateSave)
+	g.mu.Unlock()
+	if err != nil {
+		Log(slog.LevelError, "moss: upgrade: "+err.Error())
+	}
 }

@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/moss-edge/moss/host/component"
+	"github.com/moss-edge/moss/host/manifest"
+)
+
+// Apply moves one component to the manifest at manifestPath with cfg merged
+// over the manifest's defaults: it starts the component if the host does
+// not run it, hot-swaps it (component.Upgrade: mailbox and subscriptions
+// kept, no message lost) if its version or module differs, and otherwise
+// only replaces its configuration. It returns once the component runs the
+// new version, or with why it does not (it errored while starting, or ctx
+// ended). The module is compiled, or taken from the compilation cache,
+// before the running instance is touched, so the swap does not wait for it.
+func (d *Daemon) Apply(ctx context.Context, manifestPath string, cfg map[string]any) error {
+	m, err := manifest.Load(manifestPath)
+	if err != nil {
+		return err
+	}
+	spec, err := d.spec(ctx, d.engine, m, cfg)
+	if err != nil {
+		return err
+	}
+	c := d.Component(m.Name)
+	switch {
+	case c == nil:
+		c = component.New(spec, d.env)
+		d.mu.Lock()
+		d.comps = append(d.comps, c)
+		d.mu.Unlock()
+		c.Start()
+	case c.Spec().Version != spec.Version || c.Spec().Module != spec.Module:
+		if err := c.Upgrade(ctx, spec); err != nil {
+			return err
+		}
+	default:
+		c.Config().Replace(spec.Config)
+		return nil
+	}
+	info, err := c.Wait(ctx, func(i component.Info) bool {
+		return i.Version == spec.Version && i.State != component.StateStarting
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s: %s after waiting: %w", m.Name, spec.Version, info.State, err)
+	}
+	if info.State != component.StateRunning && info.State != component.StateFinished {
+		return fmt.Errorf("%s %s did not start: %s: %s", m.Name, spec.Version, info.State, info.LastError)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moss-edge/moss/internal/testwasm"
+)
+
+// counterManifests installs the counter test component as version 1.0.0
+// and returns a function writing further versions of its manifest (same
+// module) beside it.
+func counterManifests(t *testing.T, dir string) (v1 string, version func(v string) string) {
+	t.Helper()
+	root := testwasm.Root(t)
+	body, err := os.ReadFile(filepath.Join(root, "host/daemon/testdata/counter.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 = install(t, dir, "counter", testwasm.GoPath(t, filepath.Join(root, "host/daemon/testdata/counter")), string(body))
+	return v1, func(v string) string {
+		m, _ := os.ReadFile(v1)
+		p := filepath.Join(filepath.Dir(v1), "component-"+v+".toml")
+		os.WriteFile(p, []byte(strings.Replace(string(m), `version = "1.0.0"`, fmt.Sprintf("version = %q", v), 1)), 0o644)
+		return p
+	}
+}
+
+// TestHotSwapLosesNothing upgrades a component while a publisher sends it
+// numbered messages at a steady rate: every message is handled exactly
+// once, in order, the count handed over carries on, and the new version's
+// tag appears from some message on.
+func TestHotSwapLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	v1, version := counterManifests(t, dir)
+	h := startHost(t, fmt.Sprintf("data_dir = %q\ncache_dir = %q\n[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), v1))
+	out := subscribe(t, h, "seq/out")
+	ctx := context.Background()
+
+	const n = 3000
+	done := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(200 * time.Microsecond) // about 5000 messages a second
+		defer tick.Stop()
+		for i := range n {
+			<-tick.C
+			if err := h.client.Publish(ctx, "seq/in", []byte(strconv.Itoa(i))); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	out.waitFor(t, "the stream to flow", func(m []string) bool { return len(m) >= n/4 })
+	if err := h.d.Apply(ctx, version("2.0.0"), map[string]any{"tag": "v2"}); err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	msgs := out.waitFor(t, "every message", func(m []string) bool { return len(m) >= n })
+	swapAt := -1
+	for i, m := range msgs {
+		var tag string
+		var seq, count int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(m, "seq/out "), "%s %d %d", &tag, &seq, &count); err != nil {
+			t.Fatalf("message %d: %q: %v", i, m, err)
+		}
+		if seq != i || count != i+1 {
+			t.Fatalf("message %d is %q: want seq %d, count %d (lost, duplicated or reordered)", i, m, i, i+1)
+		}
+		if tag == "v2" && swapAt < 0 {
+			swapAt = i
+		}
+		if (tag == "v1") != (swapAt < 0) {
+			t.Fatalf("message %d from %s after the swap at %d", i, tag, swapAt)
+		}
+	}
+	if swapAt <= 0 || len(msgs) != n {
+		t.Fatalf("swap at %d, %d messages", swapAt, len(msgs))
+	}
+	if info := h.d.Component("counter").Info(); info.Version != "2.0.0" || info.State != "RUNNING" || info.Restarts != 0 {
+		t.Errorf("after the swap: %+v", info)
+	}
+	t.Logf("swapped at message %d of %d", swapAt, n)
+}
+
+// TestFailedUpgradeRollsBack: a version that fails its start leaves the
+// component ERRORED; applying the old version again brings it back with the
+// state it had handed over (kept while no version took it), and the message
+// queued meanwhile is not lost.
+func TestFailedUpgradeRollsBack(t *testing.T) {
+	dir := t.TempDir()
+	v1, version := counterManifests(t, dir)
+	h := startHost(t, fmt.Sprintf("data_dir = %q\ncache_dir = %q\n[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), v1))
+	out := subscribe(t, h, "seq/out")
+	ctx := context.Background()
+	h.client.Publish(ctx, "seq/in", []byte("0"))
+	out.waitFor(t, "v1", func(m []string) bool { return len(m) == 1 })
+
+	err := h.d.Apply(ctx, version("3.0.0"), map[string]any{"trap_on_start": true})
+	if err == nil || !strings.Contains(err.Error(), "did not start") {
+		t.Fatalf("broken upgrade: %v", err)
+	}
+	h.client.Publish(ctx, "seq/in", []byte("1")) // queued while no version runs
+	if err := h.d.Apply(ctx, v1, nil); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	got := out.waitFor(t, "the queued message", func(m []string) bool { return len(m) == 2 })
+	if got[1] != "seq/out v1 1 2" {
+		t.Errorf("after rollback: %q", got)
+	}
+	if info := h.d.Component("counter").Info(); info.Version != "1.0.0" || info.State != "RUNNING" {
+		t.Errorf("after rollback: %+v", info)
+	}
+}
