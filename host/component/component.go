@@ -160,6 +160,9 @@ type Info struct {
 	Dropped       uint64
 	Queued        int
 	LastError     string
+	// SwapGap is how long the last hot swap had no instance serving: from
+	// the old instance's upgrade stop event to the new one running.
+	SwapGap time.Duration
 }
 
 // Component is one running component. Its methods are safe for concurrent
@@ -186,6 +189,7 @@ type Component struct {
 	cloudSubs   map[string]uint32
 	cloudFilter map[uint32]string
 	changed     chan struct{} // closed and replaced on every state change
+	swapGap     time.Duration
 
 	delivered atomic.Uint64
 	dropWarn  burst
@@ -195,10 +199,11 @@ type Component struct {
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	done     chan struct{}
-	swapCh   chan Spec // Upgrade to the run goroutine
+	swapCh   chan *prepared // Upgrade to the run goroutine
 
 	// Owned by the run goroutine, across instances.
 	handoff   []byte    // state_save's data, for the next instance's start event
+	next      *prepared // the instance an upgrade made, for runInstance
 	upgrading bool      // the instance is handling its upgrade stop event
 	swapFrom  string    // the version being replaced, while a swap is under way
 	swapStart time.Time // when the old instance stopped serving
@@ -236,7 +241,7 @@ func New(spec Spec, env Env) *Component {
 		changed:     make(chan struct{}),
 		stopCh:      make(chan struct{}),
 		done:        make(chan struct{}),
-		swapCh:      make(chan Spec),
+		swapCh:      make(chan *prepared),
 		logLimit:    tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
 		pubLimit:    tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
 	}
@@ -283,14 +288,33 @@ func (c *Component) Upgrade(ctx context.Context, spec Spec) error {
 	if spec.Name != c.Name() {
 		return fmt.Errorf("upgrade %s: the spec is for %q", c.Name(), spec.Name)
 	}
+	// The new instance is made here, while the old one keeps serving: the
+	// swap itself is then a stop event and a start event.
+	p, err := c.prepare(spec)
+	if err != nil {
+		p.discard()
+		return fmt.Errorf("upgrade %s to %s: %w", spec.Name, spec.Version, err)
+	}
 	select {
-	case c.swapCh <- spec:
+	case c.swapCh <- p:
 		return nil
 	case <-c.done:
+		p.discard()
 		return fmt.Errorf("upgrade %s: the component has stopped", spec.Name)
 	case <-ctx.Done():
+		p.discard()
 		return fmt.Errorf("upgrade %s: %w", spec.Name, ctx.Err())
 	}
+}
+
+// setNext installs a prepared instance and its spec for runInstance; run
+// goroutine only.
+func (c *Component) setNext(p *prepared) {
+	if c.next != nil {
+		c.next.discard()
+	}
+	c.next = p
+	c.setSpec(p.spec)
 }
 
 // setSpec installs spec for the next instance; run goroutine only.
@@ -358,6 +382,7 @@ func (c *Component) Info() Info {
 		Name: c.name, Version: c.spec.Version, State: c.state, Since: c.since,
 		Restarts: c.restarts, Errors: c.errCount, LastError: c.lastErr,
 		Delivered: c.delivered.Load(), Dropped: c.mbox.Dropped(), Queued: c.mbox.Len(),
+		SwapGap: c.swapGap,
 	}
 }
 
@@ -399,8 +424,8 @@ func (c *Component) waitStopOrSwap() bool {
 	select {
 	case <-c.stopCh:
 		return false
-	case spec := <-c.swapCh:
-		c.setSpec(spec)
+	case p := <-c.swapCh:
+		c.setNext(p)
 		return true
 	}
 }
@@ -409,6 +434,11 @@ func (c *Component) waitStopOrSwap() bool {
 func (c *Component) run() {
 	defer close(c.done)
 	defer c.unsubscribeAll()
+	defer func() {
+		if c.next != nil { // an upgrade that came with the stop
+			c.next.discard()
+		}
+	}()
 	for {
 		err := c.runInstance()
 		if errors.Is(err, errSwap) {
@@ -445,9 +475,9 @@ func (c *Component) run() {
 			t.Stop()
 			c.setState(StateFinished)
 			return
-		case spec := <-c.swapCh:
+		case p := <-c.swapCh:
 			t.Stop()
-			c.setSpec(spec) // a fixed version need not wait out the backoff
+			c.setNext(p) // a fixed version need not wait out the backoff
 		case <-t.C:
 		}
 		c.mu.Lock()
@@ -495,21 +525,19 @@ func (c *Component) runInstance() error {
 	default:
 	}
 	c.setState(StateStarting)
-	c.guest = newGuestState()
-	defer c.discardInstance()
-	inst, err := c.env.Engine.Instantiate(context.Background(), c.spec.Module, wasm.InstanceConfig{
-		Name:        c.name,
-		MemoryLimit: uint64(c.spec.Limits.Memory),
-		Deadline:    c.spec.Limits.CallDeadline.Duration,
-		Stdout:      c.guest.output(c, slog.LevelInfo, "stdout"),
-		Stderr:      c.guest.output(c, slog.LevelWarn, "stderr"),
-		Handler:     c,
-		Caps:        c.spec.Caps,
-	})
-	if err != nil {
-		return err
+	p := c.next
+	c.next = nil
+	if p == nil {
+		var err error
+		if p, err = c.prepare(c.spec); err != nil {
+			p.guest.stop()
+			return err
+		}
 	}
-	c.inst = inst
+	c.guest, c.inst = p.guest, p.inst
+	defer c.discardInstance()
+	p.gate.open.Store(true)
+	inst := p.inst
 	start := abi.Event{Kind: abi.EventStart, Name: c.name, Version: c.spec.Version, ABI: abi.Version, Payload: c.handoff}
 	if err := c.deliver([]abi.Event{start}); err != nil {
 		// The handed-over state stays for the next start: a retry, or the
@@ -522,7 +550,11 @@ func (c *Component) runInstance() error {
 	}
 	c.setState(StateRunning)
 	if !c.swapStart.IsZero() {
-		c.log.Info("component upgraded", "from", c.swapFrom, "to", c.spec.Version, "gap", time.Since(c.swapStart), "queued", c.mbox.Len())
+		gap := time.Since(c.swapStart)
+		c.mu.Lock()
+		c.swapGap = gap
+		c.mu.Unlock()
+		c.log.Info("component upgraded", "from", c.swapFrom, "to", c.spec.Version, "gap", gap, "queued", c.mbox.Len())
 		c.swapStart = time.Time{}
 	} else {
 		c.log.Info("component running", "version", c.spec.Version, "memory_kib", inst.MemorySize()>>10)
@@ -531,8 +563,8 @@ func (c *Component) runInstance() error {
 		select {
 		case <-c.stopCh:
 			return c.stopInstance()
-		case spec := <-c.swapCh:
-			return c.upgradeInstance(spec)
+		case p := <-c.swapCh:
+			return c.upgradeInstance(p)
 		case <-c.mbox.Ready():
 		}
 		if err := c.drain(); err != nil {
@@ -591,19 +623,77 @@ func (c *Component) stopInstance() error {
 	return errStop
 }
 
+// prepared is an instance made ahead of its start, with its guest state
+// and the gate its host calls pass through.
+type prepared struct {
+	spec  Spec
+	inst  *wasm.Instance
+	guest *guestState
+	gate  *gate
+}
+
+// prepare instantiates spec's module. It may run on any goroutine: until
+// the gate opens, the guest's initialiser can only log (the component's
+// host functions belong to the run goroutine).
+func (c *Component) prepare(spec Spec) (*prepared, error) {
+	p := &prepared{spec: spec, guest: newGuestState(), gate: &gate{c: c}}
+	inst, err := c.env.Engine.Instantiate(context.Background(), spec.Module, wasm.InstanceConfig{
+		Name:        c.name,
+		MemoryLimit: uint64(spec.Limits.Memory),
+		Deadline:    spec.Limits.CallDeadline.Duration,
+		Stdout:      p.guest.output(c, slog.LevelInfo, "stdout"),
+		Stderr:      p.guest.output(c, slog.LevelWarn, "stderr"),
+		Handler:     p.gate,
+		Caps:        spec.Caps,
+	})
+	p.inst = inst
+	return p, err
+}
+
+// discard releases a prepared instance that will not run.
+func (p *prepared) discard() {
+	p.guest.stop()
+	if p.inst != nil {
+		p.inst.Close(context.Background())
+	}
+}
+
+// gate passes host calls to the component once open; before, during a
+// prepared instance's initialiser, it serves log alone.
+type gate struct {
+	c    *Component
+	open atomic.Bool
+}
+
+func (g *gate) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
+	if g.open.Load() {
+		return g.c.HostCall(fn, req)
+	}
+	name := abi.HostFunctions[fn]
+	if name == abi.FuncLog {
+		var r abi.LogRequest
+		if err := g.c.env.Codec.Unmarshal(req, &r); err != nil {
+			return nil, abi.Errorf(abi.ErrDecode, "log request: %v", err)
+		}
+		g.c.log.Log(nil, slog.Level(r.Level), r.Msg, "source", "guest", "phase", "init")
+		return nil, nil
+	}
+	return nil, abi.Errorf(abi.ErrUnavailable, "%s: not available while the module initialises; call it from the start handler", name)
+}
+
 // upgradeInstance ends the instance for a new version: a stop event with
 // reason "upgrade" (the guest may call state_save), and nothing drained, so
 // every queued message goes to the new instance.
-func (c *Component) upgradeInstance(spec Spec) error {
+func (c *Component) upgradeInstance(p *prepared) error {
 	c.swapStart = time.Now()
-	c.log.Info("upgrading component", "from", c.spec.Version, "to", spec.Version, "queued", c.mbox.Len())
+	c.log.Info("upgrading component", "from", c.spec.Version, "to", p.spec.Version, "queued", c.mbox.Len())
 	c.upgrading = true
 	if err := c.deliver([]abi.Event{{Kind: abi.EventStop, Reason: abi.StopUpgrade}}); err != nil {
 		c.log.Warn("upgrade stop handler failed; the new version starts without handed-over state", "error", err)
 		c.handoff = nil
 	}
 	c.upgrading = false
-	c.setSpec(spec)
+	c.setNext(p)
 	return errSwap
 }
 

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // install copies a wasm module into dir/name with a manifest whose body is
 // manifest (the [wasm] table is added here).
-func install(t *testing.T, dir, name, wasmPath, manifest string) string {
+func install(t testing.TB, dir, name, wasmPath, manifest string) string {
 	t.Helper()
 	d := filepath.Join(dir, name)
 	if err := os.MkdirAll(d, 0o755); err != nil {
@@ -75,11 +75,11 @@ type host struct {
 	early    *sub
 }
 
-func startHost(t *testing.T, cfgText string) *host { return startHostWith(t, cfgText, "") }
+func startHost(t testing.TB, cfgText string) *host { return startHostWith(t, cfgText, "") }
 
 // startHostWith starts a host; when early is a filter, h.early collects the
 // messages matching it from before the components start.
-func startHostWith(t *testing.T, cfgText, early string) *host {
+func startHostWith(t testing.TB, cfgText, early string) *host {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "moss.toml")
@@ -118,7 +118,7 @@ func startHostWith(t *testing.T, cfgText, early string) *host {
 }
 
 // stop stops the host and waits for Run to return; later calls do nothing.
-func (h *host) stop(t *testing.T) {
+func (h *host) stop(t testing.TB) {
 	h.stopOnce.Do(func() {
 		h.cancel()
 		select {
@@ -181,7 +181,7 @@ func (s *sub) Deliver(_ uint32, m *bus.Message) {
 }
 
 // waitFor waits until cond holds for the messages seen so far.
-func (s *sub) waitFor(t *testing.T, what string, cond func([]string) bool) []string {
+func (s *sub) waitFor(t testing.TB, what string, cond func([]string) bool) []string {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
