@@ -4,7 +4,7 @@
 
 GO       ?= go
 BUILD    := build
-EXAMPLES := sensor alerts
+EXAMPLES := sensor alerts thermostat
 PLUGINS  := bridge
 COMPONENTS := $(addprefix $(BUILD)/components/,$(addsuffix /component.wasm.stamp,$(EXAMPLES) $(PLUGINS)))
 # Debian packages the build and the tests use, each with a command or file it
