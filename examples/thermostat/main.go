@@ -109,6 +109,13 @@ func onDelta(m moss.Message) {
 // apply takes the desired settings that are valid, then reports. Keys other
 // than color and target_temperature are ignored.
 func apply(state map[string]any) {
+	_, hasColor := state["color"]
+	_, hasTarget := state["target_temperature"]
+	if !hasColor && !hasTarget {
+		// Nothing of ours: a report would change nothing in desired, and
+		// the service would answer it with the same delta again.
+		return
+	}
 	var rejected []string
 	if v, present := state["color"]; present {
 		if c, ok := validColor(v); ok {
