@@ -1,6 +1,6 @@
 #!/bin/sh
 # build.sh builds a Moss component written in C into a WASI reactor module,
-# linking the SDK (moss.c, cbor.c) in:
+# linking the SDK (moss.c, cbor.c, json.c) in:
 #
 #	sdk/c/build.sh examples/alerts-c/alerts.c -o alerts-c.wasm
 #
@@ -21,4 +21,4 @@ if ! command -v "$cc" >/dev/null 2>&1; then
 fi
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
 exec "$cc" --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra \
-	-Wl,--strip-debug ${CFLAGS:-} -I"$sdk" "$sdk/moss.c" "$sdk/cbor.c" "$@"
+	-Wl,--strip-debug ${CFLAGS:-} -I"$sdk" "$sdk/moss.c" "$sdk/cbor.c" "$sdk/json.c" "$@"

@@ -1,14 +1,16 @@
 //go:build !wasip1
 
-// Package csdk_test tests the C SDK (moss.h, moss.c, cbor.c): its CBOR code
-// natively against the ABI's shared fixtures, and components built with it
-// (examples/alerts-c, testdata/probe) in a real host, the alerts beside the
-// Go version of the same component.
+// Package csdk_test tests the C SDK (moss.h, moss.c, cbor.c, json.c): its
+// CBOR code natively against the ABI's shared fixtures, its JSON reader
+// natively against Go's encoding/json (json_test.go), and components built
+// with it (examples/alerts-c, testdata/probe, testdata/shadowprobe) in a real
+// host, the alerts beside the Go version of the same component.
 package csdk_test
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -51,6 +53,15 @@ func buildC(t *testing.T, src string) string {
 
 // ---- The codec against the shared fixtures ---------------------------------
 
+// fixture is one case of abi/testdata/fixtures.json, or one the tests add.
+type fixture struct {
+	Name  string         `json:"name"`
+	Kind  string         `json:"kind"`
+	Hex   string         `json:"hex"`
+	Want  map[string]any `json:"want"`
+	Error string         `json:"error"`
+}
+
 // TestCodecFixtures runs the SDK's CBOR decoders and request encoders, built
 // natively, over abi/testdata/fixtures.json, and over events the host's own
 // encoder (abi.AppendEvent) writes.
@@ -85,13 +96,6 @@ func TestCodecFixtures(t *testing.T) {
 		}
 	}
 
-	type fixture struct {
-		Name  string         `json:"name"`
-		Kind  string         `json:"kind"`
-		Hex   string         `json:"hex"`
-		Want  map[string]any `json:"want"`
-		Error string         `json:"error"`
-	}
 	var file struct{ Fixtures []fixture }
 	b, err := os.ReadFile(filepath.Join(root, "abi/testdata/fixtures.json"))
 	if err != nil {
@@ -157,6 +161,7 @@ func TestCodecFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fixtures = append(fixtures, cloudShadowFixtures(t, codec)...)
 	// moss_cbor_valid against the host's codec (the ABI's limits as the host
 	// counts them), on items at and over each limit.
 	items := func(head string, n int, item func(i int) string) string {
@@ -269,10 +274,12 @@ func TestCodecFixtures(t *testing.T) {
 			var r abi.PublishRequest
 			err = codec.Unmarshal(req, &r)
 			back = map[string]any{"topic": r.Topic, "payload": "h'" + hex.EncodeToString(r.Payload) + "'"}
-		case "subscribe":
+		case "subscribe", "cloud_subscribe":
 			var r abi.SubscribeRequest
 			err = codec.Unmarshal(req, &r)
 			back = map[string]any{"filter": r.Filter}
+		default:
+			back, err = decodeRequest(codec, f.Kind, req)
 		}
 		if err != nil || !reflect.DeepEqual(back, f.Want) {
 			t.Errorf("%s: the SDK's request %s decodes by the host's codec to %v (%v), want %v", f.Name, *got.Encoded, back, err, f.Want)
@@ -284,6 +291,126 @@ func TestCodecFixtures(t *testing.T) {
 	if answers != len(fixtures) {
 		t.Errorf("%d answers for %d fixtures", answers, len(fixtures))
 	}
+}
+
+// cloudShadowFixtures are the requests of the cloud and shadow functions as
+// the host's codec writes them, for the SDK to decode strictly and build
+// again from the same fields, and shadow responses for its decoder, valid
+// and malformed.
+func cloudShadowFixtures(t *testing.T, codec *abi.Codec) []fixture {
+	var fs []fixture
+	add := func(kind string, v any, want map[string]any) {
+		b, err := codec.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, fixture{Name: fmt.Sprintf("%s %+v", kind, v), Kind: kind, Hex: hex.EncodeToString(b), Want: want})
+	}
+	add("cloud_publish", abi.CloudPublishRequest{Topic: "dt/moss/1", Payload: []byte{0, 1}, QoS: 1}, map[string]any{"topic": "dt/moss/1", "payload": "h'0001'", "qos": 1.0})
+	add("cloud_publish", abi.CloudPublishRequest{Topic: "t", Payload: []byte{}}, map[string]any{"topic": "t", "payload": "h''"})
+	add("cloud_subscribe", abi.SubscribeRequest{Filter: "cmd/#"}, map[string]any{"filter": "cmd/#"})
+	for _, kind := range []string{"shadow_get", "shadow_delete"} {
+		add(kind, abi.ShadowRequest{Thing: "pump-1", Name: "config"}, map[string]any{"thing": "pump-1", "name": "config"})
+		add(kind, abi.ShadowRequest{}, map[string]any{})
+	}
+	add("shadow_update", abi.ShadowRequest{Name: "thermostat", Payload: []byte(`{"state":{"reported":{"color":"RED"}}}`)},
+		map[string]any{"name": "thermostat", "payload": "h'" + hex.EncodeToString([]byte(`{"state":{"reported":{"color":"RED"}}}`)) + "'"})
+	add("shadow_list", abi.ShadowListRequest{Thing: "t", PageSize: 7, NextToken: "n"}, map[string]any{"thing": "t", "page_size": 7.0, "next_token": "n"})
+	add("shadow_list", abi.ShadowListRequest{}, map[string]any{})
+	add("shadow_watch", abi.ShadowWatchRequest{Name: "s", Topic: "delta"}, map[string]any{"name": "s", "topic": "delta"})
+	add("shadow_watch", abi.ShadowWatchRequest{Thing: "t", Topic: "documents"}, map[string]any{"thing": "t", "topic": "documents"})
+	// Requests the SDK's strict decoder refuses, as the host's does.
+	for name, h := range map[string]string{
+		"shadow_get with a payload":  "a1677061796c6f616440",
+		"shadow_get with thing 1":    "a1657468696e6701",
+		"shadow_list page_size text": "a169706167655f73697a656131",
+	} {
+		kind, _, _ := strings.Cut(name, " ")
+		fs = append(fs, fixture{Name: name, Kind: kind, Hex: h, Error: "E_DECODE"})
+	}
+
+	doc := `{"state":{"desired":{"color":"RED"}},"version":3}`
+	add("shadow_response", abi.ShadowResponse{Status: 200, Payload: []byte(doc)}, map[string]any{"status": 200.0, "payload": "h'" + hex.EncodeToString([]byte(doc)) + "'"})
+	add("shadow_response", abi.ShadowResponse{Status: 404, Payload: []byte("ab")}, map[string]any{"status": 404.0, "payload": "h'6162'"})
+	add("shadow_response", abi.ShadowResponse{Status: 409}, map[string]any{"status": 409.0, "payload": "h''"})
+	for name, h := range map[string]string{
+		// {"status": 200, "payload": h'', "later": 1}: a key from a later version is skipped.
+		"with a later key": "a366737461747573 18c8 677061796c6f616440 656c6174657201",
+	} {
+		fs = append(fs, fixture{Name: "shadow_response " + name, Kind: "shadow_response", Hex: strings.ReplaceAll(h, " ", ""), Want: map[string]any{"status": 200.0, "payload": "h''"}})
+	}
+	for name, h := range map[string]string{
+		"without status":      "a1677061796c6f616440",
+		"with status 0":       "a16673746174757300",
+		"with status as text": "a16673746174757363323030",
+		"with trailing bytes": "a16673746174757318c800",
+		"truncated":           "a266737461747573",
+		"not a map":           "8118c8",
+	} {
+		fs = append(fs, fixture{Name: "shadow_response " + name, Kind: "shadow_response", Hex: h, Error: "E_DECODE"})
+	}
+	return fs
+}
+
+// decodeRequest decodes a request the SDK built with the host's codec into
+// the map of its fields that are not empty.
+func decodeRequest(codec *abi.Codec, kind string, req []byte) (map[string]any, error) {
+	back := map[string]any{}
+	put := func(k string, v any) {
+		switch v := v.(type) {
+		case string:
+			if v != "" {
+				back[k] = v
+			}
+		case []byte:
+			if len(v) > 0 {
+				back[k] = "h'" + hex.EncodeToString(v) + "'"
+			}
+		case float64:
+			if v != 0 {
+				back[k] = v
+			}
+		}
+	}
+	switch kind {
+	case "cloud_publish":
+		var r abi.CloudPublishRequest
+		if err := codec.Unmarshal(req, &r); err != nil {
+			return nil, err
+		}
+		put("topic", r.Topic)
+		put("qos", float64(r.QoS))
+		back["payload"] = "h'" + hex.EncodeToString(r.Payload) + "'" // always sent
+		return back, nil
+	case "shadow_get", "shadow_update", "shadow_delete":
+		var r abi.ShadowRequest
+		if err := codec.Unmarshal(req, &r); err != nil {
+			return nil, err
+		}
+		put("thing", r.Thing)
+		put("name", r.Name)
+		put("payload", r.Payload)
+		return back, nil
+	case "shadow_list":
+		var r abi.ShadowListRequest
+		if err := codec.Unmarshal(req, &r); err != nil {
+			return nil, err
+		}
+		put("thing", r.Thing)
+		put("page_size", float64(r.PageSize))
+		put("next_token", r.NextToken)
+		return back, nil
+	case "shadow_watch":
+		var r abi.ShadowWatchRequest
+		if err := codec.Unmarshal(req, &r); err != nil {
+			return nil, err
+		}
+		put("thing", r.Thing)
+		put("name", r.Name)
+		put("topic", r.Topic)
+		return back, nil
+	}
+	return nil, fmt.Errorf("no decoder for %s requests", kind)
 }
 
 // ---- alerts, in C and in Go ------------------------------------------------
@@ -420,4 +547,59 @@ func TestProbe(t *testing.T) {
 	if got := (conformance.Probe{T: t, H: h2}).Get("stopped"); len(got) != 1 || got[0] != "host stopping" {
 		t.Errorf("stop handler published %q", got)
 	}
+}
+
+// ---- Shadows and the cloud against a real host ----------------------------
+
+// TestShadowProbe runs testdata/shadowprobe, which calls the shadow and
+// cloud functions and reads the documents with the JSON reader, in a real
+// host with its shadow service.
+func TestShadowProbe(t *testing.T) {
+	wasmPath := buildC(t, "sdk/c/testdata/shadowprobe/shadowprobe.c")
+	manifest := conformance.Install(t, conformance.ReadManifest(t, "sdk/c/testdata/shadowprobe"), wasmPath)
+	h := conformance.StartHost(t, manifest, "", "probe/#")
+	p := conformance.Probe{T: t, H: h}
+
+	p.Expect("get-missing", "404 No shadow exists with name: 'probe-s'")
+	p.Expect("update", "200 1")
+	p.Expect("get", "200 RED")
+	p.Expect("get-cut", "200 1 15 1")
+	p.Expect("update-bad", "400 400")
+	p.Expect("update-conflict", "409 409")
+	p.Expect("list", "200 probe-s")
+	p.Expect("list-bad", "400 400")
+	p.ExpectPrefix("classic-denied", "E_DENIED|")
+	p.ExpectPrefix("other-thing", "404 ")
+	p.ExpectPrefix("list-denied", "E_DENIED|")
+	p.ExpectPrefix("bad-name", "E_INVALID|")
+	p.ExpectPrefix("watch-bad", "E_INVALID|")
+	p.Expect("delete", "200 1")
+	p.Expect("delete-again", "404 404")
+	p.Expect("cloud-publish", "OK E_UNAVAILABLE E_UNSUPPORTED E_DENIED")
+	p.Expect("cloud-subscribe", "1 1 OK")
+	p.ExpectPrefix("cloud-unsubscribe", "E_NOT_FOUND|")
+	var delta, docs, cmd int64
+	if _, err := fmt.Sscan(p.Wait("watch", 1)[0], &delta, &docs, &cmd); err != nil || delta <= 0 || docs <= 0 || delta == docs {
+		t.Fatalf("watch ids %q: %v", p.Get("watch"), err)
+	}
+
+	// Updates made elsewhere (here, as moss shadow update does) reach the
+	// watches; after unsubscribe, only the documents one.
+	update := func(doc string) {
+		t.Helper()
+		if status, resp, err := h.Daemon().Shadow(context.Background(), "update", "", "probe-s", []byte(doc)); err != nil || status != 200 {
+			t.Fatalf("shadow update %s: %d %s %v", doc, status, resp, err)
+		}
+	}
+	update(`{"state":{"desired":{"color":"BLUE"}}}`)
+	p.Expect("delta", "1 $aws/things/moss/shadow/name/probe-s/update/delta BLUE ctx-ok")
+	p.Expect("documents", "BLUE")
+	h.Publish("probe/cmd", "unwatch")
+	p.Expect("unwatch", "0")
+	update(`{"state":{"desired":{"color":"GREEN"}}}`)
+	if got := p.Wait("documents", 2); got[1] != "GREEN" {
+		t.Errorf("second documents message: %q", got[1])
+	}
+	h.Publish("probe/cmd", "ping")
+	p.Expect("pong", "1")
 }

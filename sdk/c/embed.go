@@ -4,7 +4,7 @@ package csdk
 
 import "embed"
 
-// Files holds the SDK: moss.h, moss.c, cbor.h, cbor.c and build.sh.
+// Files holds the SDK: moss.h, moss.c, cbor.h, cbor.c, json.c and build.sh.
 //
-//go:embed moss.h moss.c cbor.h cbor.c build.sh
+//go:embed moss.h moss.c cbor.h cbor.c json.c build.sh
 var Files embed.FS

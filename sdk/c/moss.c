@@ -43,6 +43,14 @@ HOST_FUNC(timer_start);
 HOST_FUNC(timer_stop);
 HOST_FUNC(report_state);
 HOST_FUNC(secret_get);
+HOST_FUNC(cloud_publish);
+HOST_FUNC(cloud_subscribe);
+HOST_FUNC(cloud_unsubscribe);
+HOST_FUNC(shadow_get);
+HOST_FUNC(shadow_update);
+HOST_FUNC(shadow_delete);
+HOST_FUNC(shadow_list);
+HOST_FUNC(shadow_watch);
 // response copies the pending response (a result, or the {code, message} of
 // a failure) to ptr if it fits in cap, and returns its length.
 MOSS_IMPORT("response") int32_t moss__response(uint8_t *ptr, int32_t cap);
@@ -376,6 +384,18 @@ int moss_publish(const char *topic, const void *payload, size_t len) {
 	return CALL(publish);
 }
 
+// add_sub finishes a call that subscribes (subscribe, cloud_subscribe,
+// shadow_watch) and returned rc: it reads the {id} response and registers fn
+// for the subscription's messages.
+static int64_t add_sub(int rc, const char *fn_name, const char *what, moss_message_fn fn, void *ctx) {
+	if (rc < 0) return rc;
+	int64_t id = response_id(fn_name);
+	if (id >= 0 && !put(&subs, (handler){id, (any_fn)fn, ctx, false})) {
+		return sdk_error(MOSS_E_NOMEM, "moss: %s %s: no memory for the handler", fn_name, what);
+	}
+	return id;
+}
+
 int64_t moss_subscribe(const char *filter, moss_message_fn fn, void *ctx) {
 	if (filter == NULL || fn == NULL) {
 		return sdk_error(MOSS_E_INVALID, "moss: subscribe: no filter or no handler");
@@ -383,13 +403,7 @@ int64_t moss_subscribe(const char *filter, moss_message_fn fn, void *ctx) {
 	begin(1);
 	moss_cbor_put_str(&req, "filter");
 	moss_cbor_put_str(&req, filter);
-	int rc = CALL(subscribe);
-	if (rc < 0) return rc;
-	int64_t id = response_id("subscribe");
-	if (id >= 0 && !put(&subs, (handler){id, (any_fn)fn, ctx, false})) {
-		return sdk_error(MOSS_E_NOMEM, "moss: subscribe %s: no memory for the handler", filter);
-	}
-	return id;
+	return add_sub(CALL(subscribe), "subscribe", filter, fn, ctx);
 }
 
 // id_request sends {id} to an unsubscribe or timer_stop host function.
@@ -589,6 +603,143 @@ int moss_secret_get(const char *name, void *buf, size_t cap) {
 	memset(resp, 0, resp_len);
 	resp_len = 0;
 	return rc;
+}
+
+// ---- AWS IoT Core ----------------------------------------------------------
+
+int moss_cloud_publish(const char *topic, const void *payload, size_t len, int qos) {
+	if (topic == NULL || (payload == NULL && len > 0)) {
+		return sdk_error(MOSS_E_INVALID, "moss: cloud_publish: no topic or no payload");
+	}
+	if (qos < 0) return sdk_error(MOSS_E_INVALID, "moss: cloud_publish %s: QoS %d", topic, qos);
+	begin(3);
+	moss_cbor_put_str(&req, "topic");
+	moss_cbor_put_str(&req, topic);
+	moss_cbor_put_str(&req, "payload");
+	moss_cbor_put_bytes(&req, payload, len);
+	moss_cbor_put_str(&req, "qos");
+	moss_cbor_put_uint(&req, (uint64_t)qos);
+	return CALL(cloud_publish);
+}
+
+int64_t moss_cloud_subscribe(const char *filter, moss_message_fn fn, void *ctx) {
+	if (filter == NULL || fn == NULL) {
+		return sdk_error(MOSS_E_INVALID, "moss: cloud_subscribe: no filter or no handler");
+	}
+	begin(1);
+	moss_cbor_put_str(&req, "filter");
+	moss_cbor_put_str(&req, filter);
+	return add_sub(CALL(cloud_subscribe), "cloud_subscribe", filter, fn, ctx);
+}
+
+int moss_cloud_unsubscribe(int64_t id) {
+	drop(&subs, id);
+	if (!id_request(id)) {
+		return sdk_error(MOSS_E_NOT_FOUND, "moss: cloud_unsubscribe: no subscription %lld", (long long)id);
+	}
+	return CALL(cloud_unsubscribe);
+}
+
+// ---- Device shadows --------------------------------------------------------
+
+static bool given(const char *s) { return s != NULL && *s != 0; }
+
+// shadow_begin starts a shadow request with the thing and name (left out
+// when empty: the device's thing, the classic shadow) and room for extra
+// more pairs.
+static void shadow_begin(const char *thing, const char *name, size_t extra) {
+	begin((size_t)given(thing) + (size_t)given(name) + extra);
+	if (given(thing)) {
+		moss_cbor_put_str(&req, "thing");
+		moss_cbor_put_str(&req, thing);
+	}
+	if (given(name)) {
+		moss_cbor_put_str(&req, "name");
+		moss_cbor_put_str(&req, name);
+	}
+}
+
+// shadow_result finishes a shadow call that returned rc: it reads the
+// {status, payload} response, copies the payload to buf as moss.h says and
+// returns the status.
+static int shadow_result(int rc, const char *fn, char *buf, size_t cap, size_t *len) {
+	if (rc < 0) return rc;
+	moss_cbor_dec d;
+	moss_cbor_dec_init(&d, resp, resp_len);
+	size_t pairs;
+	uint64_t status = 0;
+	const uint8_t *doc = (const uint8_t *)"";
+	size_t n = 0;
+	bool ok = moss_cbor_read_map(&d, &pairs);
+	for (size_t i = 0; ok && i < pairs; i++) {
+		const char *k;
+		size_t kn;
+		ok = moss_cbor_read_text(&d, &k, &kn);
+		if (!ok) break;
+		if (moss_cbor_text_is(k, kn, "status")) {
+			ok = moss_cbor_read_uint(&d, &status);
+		} else if (moss_cbor_text_is(k, kn, "payload")) {
+			// Go's CBOR encoder writes an empty document as null.
+			ok = moss_cbor_type_of(&d) == MOSS_CBOR_NULL ? moss_cbor_read_null(&d) : moss_cbor_read_bytes(&d, &doc, &n);
+		} else {
+			ok = moss_cbor_skip(&d); // a key from a later version
+		}
+	}
+	if (!ok || !moss_cbor_done(&d) || status < 100 || status > 999) {
+		return sdk_error(MOSS_E_PROTOCOL, "moss: %s: the response holds no status", fn);
+	}
+	if (cap > 0 && buf != NULL) {
+		size_t c = n < cap - 1 ? n : cap - 1;
+		memcpy(buf, doc, c);
+		buf[c] = 0;
+	}
+	if (len) *len = n;
+	return (int)status;
+}
+
+int moss_shadow_get(const char *thing, const char *name, char *buf, size_t cap, size_t *len) {
+	shadow_begin(thing, name, 0);
+	return shadow_result(CALL(shadow_get), "shadow_get", buf, cap, len);
+}
+
+int moss_shadow_update(const char *thing, const char *name, const char *doc, char *buf, size_t cap, size_t *len) {
+	if (doc == NULL) return sdk_error(MOSS_E_INVALID, "moss: shadow_update: no document");
+	shadow_begin(thing, name, 1);
+	moss_cbor_put_str(&req, "payload");
+	moss_cbor_put_bytes(&req, doc, strlen(doc));
+	return shadow_result(CALL(shadow_update), "shadow_update", buf, cap, len);
+}
+
+int moss_shadow_delete(const char *thing, const char *name, char *buf, size_t cap, size_t *len) {
+	shadow_begin(thing, name, 0);
+	return shadow_result(CALL(shadow_delete), "shadow_delete", buf, cap, len);
+}
+
+int moss_shadow_list(const char *thing, uint32_t page_size, const char *next_token, char *buf, size_t cap, size_t *len) {
+	begin((size_t)given(thing) + (page_size > 0) + (size_t)given(next_token));
+	if (given(thing)) {
+		moss_cbor_put_str(&req, "thing");
+		moss_cbor_put_str(&req, thing);
+	}
+	if (page_size > 0) {
+		moss_cbor_put_str(&req, "page_size");
+		moss_cbor_put_uint(&req, page_size);
+	}
+	if (given(next_token)) {
+		moss_cbor_put_str(&req, "next_token");
+		moss_cbor_put_str(&req, next_token);
+	}
+	return shadow_result(CALL(shadow_list), "shadow_list", buf, cap, len);
+}
+
+int64_t moss_shadow_watch(const char *thing, const char *name, const char *topic, moss_message_fn fn, void *ctx) {
+	if (topic == NULL || fn == NULL) {
+		return sdk_error(MOSS_E_INVALID, "moss: shadow_watch: no topic or no handler");
+	}
+	shadow_begin(thing, name, 1);
+	moss_cbor_put_str(&req, "topic");
+	moss_cbor_put_str(&req, topic);
+	return add_sub(CALL(shadow_watch), "shadow_watch", topic, fn, ctx);
 }
 
 // ---- Events ----------------------------------------------------------------

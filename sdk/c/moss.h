@@ -3,7 +3,7 @@
 //
 // A component is a WASI reactor: it has no main and runs only while the host
 // calls it. Build one with sdk/c/build.sh (clang --target=wasm32-wasi
-// -mexec-model=reactor, plus moss.c and cbor.c):
+// -mexec-model=reactor, plus moss.c, cbor.c and json.c):
 //
 //	sdk/c/build.sh component.c -o component.wasm
 //
@@ -232,6 +232,189 @@ int64_t moss_config_watch(const char *path, moss_config_fn fn, void *ctx);
 // bytes were copied. The SDK keeps no copy. Errors: MOSS_E_DENIED,
 // MOSS_E_NOT_FOUND, MOSS_E_UNAVAILABLE.
 int moss_secret_get(const char *name, void *buf, size_t cap);
+
+// ---- AWS IoT Core ----------------------------------------------------------
+
+// QoS levels for moss_cloud_publish. AWS IoT Core has no QoS 2.
+#define MOSS_QOS_AT_MOST_ONCE 0  // fire and forget; refused while the link is down unless the host keeps QoS 0 offline
+#define MOSS_QOS_AT_LEAST_ONCE 1 // acknowledged by the broker or kept in the host's spool
+
+// moss_cloud_publish sends payload[0:len] to topic on AWS IoT Core through
+// the host's MQTT connection. With MOSS_QOS_AT_LEAST_ONCE it returns once the
+// message is safe: acknowledged by the broker, or in the host's spool, which
+// sends it in order when the link is up. The manifest must grant
+// "cloud.publish" on the topic. Errors: MOSS_E_INVALID (topic over 256 bytes,
+// over 7 slashes, wildcards, a reserved $ topic), MOSS_E_TOO_LARGE (payload
+// over 128 KiB), MOSS_E_UNSUPPORTED (QoS 2), MOSS_E_FULL (the spool is full:
+// the message was not taken), MOSS_E_UNAVAILABLE (QoS 0 while offline, or a
+// host without a cloud link), MOSS_E_DENIED.
+int moss_cloud_publish(const char *topic, const void *payload, size_t len, int qos);
+
+// moss_cloud_subscribe calls fn with every message from AWS IoT Core whose
+// topic matches filter, and returns the subscription's id (>= 0; ids come
+// from the same space as moss_subscribe's) or an error: MOSS_E_INVALID,
+// MOSS_E_DENIED (no "cloud.subscribe" grant covering the filter), MOSS_E_FULL
+// (the component's subscriptions, or IoT Core's 50 per connection),
+// MOSS_E_UNAVAILABLE (a host without a cloud link). The host makes the broker
+// subscription again after every reconnect; the call succeeds while offline.
+int64_t moss_cloud_subscribe(const char *filter, moss_message_fn fn, void *ctx);
+
+// moss_cloud_unsubscribe ends a subscription moss_cloud_subscribe made
+// (moss_unsubscribe is for the local bus's); fn is not called again.
+// MOSS_E_NOT_FOUND for an id that is not a cloud subscription.
+int moss_cloud_unsubscribe(int64_t id);
+
+// ---- Device shadows --------------------------------------------------------
+
+// The host's shadow service has AWS IoT Device Shadow semantics (ABI.md,
+// "Device shadows"). In every call thing may be NULL or "" for the device's
+// own thing, and name NULL or "" for the classic shadow. The access policy
+// resource is "$aws/things/THING/shadow" (classic) or
+// "$aws/things/THING/shadow/name/NAME".
+//
+// moss_shadow_get, _update, _delete and _list return the shadow service's
+// status, as IoT Core's HTTP-like codes: 200 (accepted) or 400, 404, 409,
+// 413, 415, 429, 500 (rejected); or a negative MOSS_E_* code when the call
+// failed (then buf is left alone). The JSON document the service answered
+// (accepted: the shadow's state, metadata, version; rejected: {"code",
+// "message", ...}) is copied into buf, NUL-terminated and cut to cap-1
+// bytes, and its full length stored in *len, as snprintf does: *len >= cap
+// means the document was cut. buf may be NULL when cap is 0, len NULL when
+// the length is not wanted. Read the document with moss_json_* below:
+//
+//	char doc[4096];
+//	size_t n;
+//	int status = moss_shadow_get(NULL, "thermostat", doc, sizeof doc, &n);
+//	if (status == 200 && n < sizeof doc) {
+//		moss_json v, color;
+//		if (moss_json_parse(doc, n, &v) == MOSS_OK && moss_json_get(v, "state.reported.color", &color) == MOSS_OK) ...
+//	}
+//
+// Besides those: MOSS_E_DENIED (no grant), MOSS_E_UNAVAILABLE (no shadow
+// service), MOSS_E_INVALID (a bad thing or shadow name).
+
+// moss_shadow_get reads a shadow (grant "shadow.get"): 200 and the
+// get/accepted document, or 404.
+int moss_shadow_get(const char *thing, const char *name, char *buf, size_t cap, size_t *len);
+
+// moss_shadow_update sends the update document doc (JSON, NUL-terminated),
+// e.g. {"state":{"reported":{"color":"RED"}},"version":7} (grant
+// "shadow.update"): 200 and the update/accepted document, or 400 (bad JSON or
+// structure), 409 (version conflict), 413 (state too large), 429 (rate) and
+// the update/rejected one. MOSS_E_TOO_LARGE for a document over 128 KiB.
+int moss_shadow_update(const char *thing, const char *name, const char *doc, char *buf, size_t cap, size_t *len);
+
+// moss_shadow_delete deletes a shadow (grant "shadow.delete"): 200 and the
+// delete/accepted document, or 404.
+int moss_shadow_delete(const char *thing, const char *name, char *buf, size_t cap, size_t *len);
+
+// moss_shadow_list lists a thing's named shadows (grant "shadow.list" on
+// "$aws/things/THING"), page_size of them (1 to 100; 0 for the service's
+// default, 25) from next_token (NULL or "" for the first page): 200 and
+// {"results":["name",...],"nextToken":"...","timestamp":N}.
+int moss_shadow_list(const char *thing, uint32_t page_size, const char *next_token, char *buf, size_t cap, size_t *len);
+
+// What moss_shadow_watch watches: the shadow's update/delta messages (the
+// difference between desired and reported, after each update that makes
+// one) or its update/documents messages (previous and current state).
+#define MOSS_SHADOW_DELTA "delta"
+#define MOSS_SHADOW_DOCUMENTS "documents"
+
+// moss_shadow_watch calls fn with every message on the shadow's
+// update/delta or update/documents topic (topic is MOSS_SHADOW_DELTA or
+// MOSS_SHADOW_DOCUMENTS): a local-bus subscription granted by "shadow.get" on
+// the shadow. fn gets IoT Core's topic and JSON document. It returns the
+// subscription's id (>= 0) or an error (MOSS_E_INVALID, MOSS_E_DENIED,
+// MOSS_E_FULL); end it with moss_unsubscribe.
+int64_t moss_shadow_watch(const char *thing, const char *name, const char *topic, moss_message_fn fn, void *ctx);
+
+// ---- JSON ------------------------------------------------------------------
+
+// A small JSON (RFC 8259) reader for shadow documents and payloads: it
+// never allocates, never reads outside the bytes it is given, and does not
+// recurse. moss_json_parse checks a whole document once; a moss_json is then
+// a view of one value inside it (the caller keeps the document), and the
+// accessors find members and read strings, numbers and booleans:
+//
+//	moss_json doc, t;
+//	double target = 20;
+//	if (moss_json_parse(payload, len, &doc) != MOSS_OK) ... // not JSON
+//	if (moss_json_get(doc, "state.target_temperature", &t) == MOSS_OK && moss_json_number(t, &target) == MOSS_OK) ...
+//
+// The accessors check every length against the view they get, so even a
+// view the caller made up cannot make them read outside it; on a view that
+// moss_json_parse did not check they may just fail.
+
+// The deepest nesting of arrays and objects moss_json_parse takes.
+#define MOSS_JSON_MAX_DEPTH 512
+
+typedef enum moss_json_type {
+	MOSS_JSON_INVALID = -1, // not a value (an empty or malformed view)
+	MOSS_JSON_NULL,
+	MOSS_JSON_BOOL,
+	MOSS_JSON_NUMBER,
+	MOSS_JSON_STRING,
+	MOSS_JSON_ARRAY,
+	MOSS_JSON_OBJECT,
+} moss_json_type;
+
+// moss_json is one JSON value: p[0:n] are its bytes, inside a document the
+// caller keeps. {NULL, 0} is no value.
+typedef struct moss_json {
+	const char *p;
+	size_t n;
+} moss_json;
+
+// moss_json_parse checks that doc[0:len] is exactly one JSON value
+// (whitespace around it allowed; nested at most MOSS_JSON_MAX_DEPTH deep) and
+// points *v at it. MOSS_OK, or MOSS_E_INVALID (moss_last_error() is left
+// alone: the JSON functions call no host). Strings are not checked for
+// UTF-8.
+int moss_json_parse(const char *doc, size_t len, moss_json *v);
+
+// moss_json_type_of returns v's type.
+moss_json_type moss_json_type_of(moss_json v);
+
+// moss_json_get finds the value at path in v: member names separated by
+// '.', each looked up in the object the previous one found ("state.delta";
+// "" is v itself). Of a name repeated in one object, the last member wins,
+// as Go's encoding/json and JavaScript have it. MOSS_OK, MOSS_E_NOT_FOUND (a
+// name is absent) or MOSS_E_TYPE (a value on the path is not an object). A
+// member whose value is null is found: check its type.
+int moss_json_get(moss_json v, const char *path, moss_json *out);
+
+// moss_json_member finds the member name[0:name_len] of object v (a name
+// holding '.' included), as moss_json_get does one step.
+int moss_json_member(moss_json v, const char *name, size_t name_len, moss_json *out);
+
+// moss_json_next walks an object's members or an array's items: set *pos to
+// 0, then each call stores the next member's name (a JSON string: read it with
+// moss_json_string; {NULL, 0} for an array item) in *name (which may be NULL)
+// and its value in *value, and returns true; false after the last one, or
+// when v is not an array or an object.
+//
+//	size_t pos = 0;
+//	moss_json k, item;
+//	while (moss_json_next(obj, &pos, &k, &item)) ...
+bool moss_json_next(moss_json v, size_t *pos, moss_json *name, moss_json *value);
+
+// moss_json_string copies the string v, its escapes decoded (as UTF-8; an
+// unpaired surrogate becomes U+FFFD), into buf, NUL-terminated and cut to
+// cap-1 bytes, and returns its full length (like snprintf); MOSS_E_TYPE when
+// v is not a string. buf may be NULL when cap is 0.
+int moss_json_string(moss_json v, char *buf, size_t cap);
+
+// moss_json_string_is reports whether v is a string equal to s (escapes
+// decoded).
+bool moss_json_string_is(moss_json v, const char *s);
+
+// moss_json_number reads the number v, rounded to the nearest double.
+// MOSS_E_TYPE when v is not a number, or is one too large for a double
+// (1e400); *out is then left alone.
+int moss_json_number(moss_json v, double *out);
+
+// moss_json_bool reads true or false; MOSS_E_TYPE for anything else.
+int moss_json_bool(moss_json v, bool *out);
 
 #ifdef __cplusplus
 }

@@ -41,11 +41,33 @@ static int32_t answer(const uint8_t *b, size_t n, uint8_t *resp, int32_t cap) {
 
 int32_t moss__log(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) { (void)r, (void)c; return record(q, n); }
 int32_t moss__publish(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) { (void)r, (void)c; return record(q, n); }
+// {"id": 1}, the answer to the functions that subscribe.
+static const uint8_t id1[] = {0xa1, 0x62, 'i', 'd', 0x01};
 int32_t moss__subscribe(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) {
-	static const uint8_t id1[] = {0xa1, 0x62, 'i', 'd', 0x01};
 	record(q, n);
 	return answer(id1, sizeof id1, r, c);
 }
+int32_t moss__cloud_publish(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) { (void)r, (void)c; return record(q, n); }
+int32_t moss__cloud_subscribe(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) {
+	record(q, n);
+	return answer(id1, sizeof id1, r, c);
+}
+int32_t moss__shadow_watch(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) {
+	record(q, n);
+	return answer(id1, sizeof id1, r, c);
+}
+// The shadow functions answer {"status": 200, "payload": h'7b7d'} ("{}").
+#define SHADOW_HOST(name)                                                                                      \
+	int32_t moss__##name(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) {                             \
+		static const uint8_t ok[] = {0xa2, 0x66, 's', 't', 'a', 't', 'u', 's', 0x18, 200,                 \
+		                             0x67, 'p', 'a', 'y', 'l', 'o', 'a', 'd', 0x42, '{', '}'};             \
+		record(q, n);                                                                                  \
+		return answer(ok, sizeof ok, r, c);                                                            \
+	}
+SHADOW_HOST(shadow_get)
+SHADOW_HOST(shadow_update)
+SHADOW_HOST(shadow_delete)
+SHADOW_HOST(shadow_list)
 #define UNUSED_HOST(name) \
 	int32_t moss__##name(const uint8_t *q, int32_t n, uint8_t *r, int32_t c) { (void)q, (void)n, (void)r, (void)c; return -12; }
 UNUSED_HOST(unsubscribe)
@@ -56,6 +78,7 @@ UNUSED_HOST(timer_start)
 UNUSED_HOST(timer_stop)
 UNUSED_HOST(report_state)
 UNUSED_HOST(secret_get)
+UNUSED_HOST(cloud_unsubscribe)
 
 int32_t moss__response(uint8_t *ptr, int32_t cap) {
 	if (pending == NULL) return MOSS_E_NO_RESPONSE;
@@ -98,7 +121,8 @@ static void print_bytes(const uint8_t *p, size_t n) {
 typedef struct field {
 	const char *key;
 	moss_cbor_type type;
-	text s; // the value, for TEXT and BYTES
+	text s;     // the value, for TEXT and BYTES
+	uint64_t u; // the value, for UINT
 	bool seen;
 } field;
 
@@ -123,29 +147,80 @@ static bool strict(const uint8_t *b, size_t n, field *fields, size_t nfields) {
 		if (f->type == MOSS_CBOR_TEXT && !moss_cbor_read_text(&d, &f->s.s, &f->s.n)) return false;
 		if (f->type == MOSS_CBOR_BYTES && !moss_cbor_read_bytes(&d, &p, &f->s.n)) return false;
 		if (f->type == MOSS_CBOR_BYTES) f->s.s = (const char *)p;
+		if (f->type == MOSS_CBOR_UINT && !moss_cbor_read_uint(&d, &f->u)) return false;
 	}
 	return moss_cbor_done(&d);
 }
 
-// c_string copies t into a NUL-terminated buffer (the SDK's API takes C
-// strings).
-static const char *c_string(text t) {
-	static char buf[1 << 16];
-	memcpy(buf, t.s, t.n);
-	buf[t.n] = 0;
-	return buf;
+// c_string copies field i's text into a NUL-terminated buffer of its own
+// (the SDK's API takes C strings); "" for a field left out.
+static const char *c_string(const field *f, size_t i) {
+	static char buf[3][1 << 16];
+	if (f[i].seen) memcpy(buf[i], f[i].s.s, f[i].s.n);
+	buf[i][f[i].seen ? f[i].s.n : 0] = 0;
+	return buf[i];
 }
 
 static void ignore(const char *topic, const uint8_t *payload, size_t len, void *ctx) {
 	(void)topic, (void)payload, (void)len, (void)ctx;
 }
 
+// The requests the SDK builds, by fixture kind (the host function's name):
+// the keys each may hold, with their types.
+#define T MOSS_CBOR_TEXT
+#define B MOSS_CBOR_BYTES
+#define U MOSS_CBOR_UINT
+static const struct {
+	const char *kind;
+	const char *keys[3];
+	moss_cbor_type types[3];
+} requests[] = {
+	{"publish", {"topic", "payload"}, {T, B}},
+	{"subscribe", {"filter"}, {T}},
+	{"cloud_publish", {"topic", "payload", "qos"}, {T, B, U}},
+	{"cloud_subscribe", {"filter"}, {T}},
+	{"shadow_get", {"thing", "name"}, {T, T}},
+	{"shadow_update", {"thing", "name", "payload"}, {T, T, B}},
+	{"shadow_delete", {"thing", "name"}, {T, T}},
+	{"shadow_list", {"thing", "page_size", "next_token"}, {T, U, T}},
+	{"shadow_watch", {"thing", "name", "topic"}, {T, T, T}},
+};
+#undef T
+#undef B
+#undef U
+
+static bool is_request(const char *kind) {
+	for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+		if (strcmp(requests[i].kind, kind) == 0) return true;
+	}
+	return false;
+}
+
+// call makes the SDK call for a request fixture's fields.
+static int64_t call(const char *kind, const field *f) {
+#define S(i) c_string(f, i)
+	if (strcmp(kind, "publish") == 0) return moss_publish(S(0), f[1].s.s, f[1].s.n);
+	if (strcmp(kind, "subscribe") == 0) return moss_subscribe(S(0), ignore, NULL);
+	if (strcmp(kind, "cloud_publish") == 0) return moss_cloud_publish(S(0), f[1].s.s, f[1].s.n, (int)f[2].u);
+	if (strcmp(kind, "cloud_subscribe") == 0) return moss_cloud_subscribe(S(0), ignore, NULL);
+	if (strcmp(kind, "shadow_get") == 0) return moss_shadow_get(S(0), S(1), NULL, 0, NULL);
+	if (strcmp(kind, "shadow_update") == 0) return moss_shadow_update(S(0), S(1), S(2), NULL, 0, NULL);
+	if (strcmp(kind, "shadow_delete") == 0) return moss_shadow_delete(S(0), S(1), NULL, 0, NULL);
+	if (strcmp(kind, "shadow_list") == 0) return moss_shadow_list(S(0), (uint32_t)f[1].u, S(2), NULL, 0, NULL);
+	return moss_shadow_watch(S(0), S(1), S(2), ignore, NULL);
+#undef S
+}
+
 static void request(const char *kind, const uint8_t *b, size_t n) {
-	field publish[] = {{.key = "topic", .type = MOSS_CBOR_TEXT}, {.key = "payload", .type = MOSS_CBOR_BYTES}};
-	field subscribe[] = {{.key = "filter", .type = MOSS_CBOR_TEXT}};
-	bool pub = strcmp(kind, "publish") == 0;
-	field *f = pub ? publish : subscribe;
-	size_t nf = pub ? 2 : 1;
+	field f[3] = {{0}};
+	size_t nf = 0;
+	for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+		if (strcmp(requests[i].kind, kind) != 0) continue;
+		for (; nf < 3 && requests[i].keys[nf]; nf++) {
+			f[nf].key = requests[i].keys[nf];
+			f[nf].type = requests[i].types[nf];
+		}
+	}
 	if (!strict(b, n, f, nf)) {
 		printf("{\"error\":\"E_DECODE\"}\n");
 		return;
@@ -157,18 +232,15 @@ static void request(const char *kind, const uint8_t *b, size_t n) {
 		first = 0;
 		if (f[i].type == MOSS_CBOR_TEXT) {
 			print_string(f[i].s.s, f[i].s.n);
+		} else if (f[i].type == MOSS_CBOR_UINT) {
+			printf("%llu", (unsigned long long)f[i].u);
 		} else {
 			print_bytes((const uint8_t *)f[i].s.s, f[i].s.n);
 		}
 	}
 	printf("},\"encoded\":\"");
 	last_req_len = 0;
-	int64_t rc;
-	if (pub) {
-		rc = moss_publish(c_string(f[0].s), f[1].s.s, f[1].s.n);
-	} else {
-		rc = moss_subscribe(c_string(f[0].s), ignore, NULL);
-	}
+	int64_t rc = call(kind, f);
 	if (rc < 0) {
 		printf("SDK failed: %s", moss_last_error());
 	} else {
@@ -253,6 +325,32 @@ static void error_fixture(const uint8_t *b, size_t n) {
 	printf("}\n");
 }
 
+// shadow_fixture decodes a shadow function's {status, payload} response as
+// the SDK does, and checks that a document larger than the caller's buffer
+// is cut and NUL-terminated with its full length reported.
+static void shadow_fixture(const uint8_t *b, size_t n) {
+	if (!grow_resp(n)) abort();
+	memcpy(resp, b, n);
+	resp_len = n;
+	static char doc[1 << 17];
+	size_t len = 0;
+	int status = shadow_result(0, "test", doc, sizeof doc, &len);
+	if (status < 0) {
+		printf("{\"error\":\"E_DECODE\"}\n");
+		return;
+	}
+	char cut[4] = "xxx";
+	size_t cut_len = 0;
+	if (shadow_result(0, "test", cut, sizeof cut, &cut_len) != status || cut_len != len ||
+	    strncmp(cut, doc, sizeof cut - 1) != 0 || cut[len < sizeof cut ? len : sizeof cut - 1] != 0) {
+		printf("{\"error\":\"a document cut to 3 bytes: %s (%zu)\"}\n", cut, cut_len);
+		return;
+	}
+	printf("{\"want\":{\"status\":%d,\"payload\":", status);
+	print_bytes((const uint8_t *)doc, len);
+	printf("}}\n");
+}
+
 int main(void) {
 	static char line[1 << 18];
 	static uint8_t bytes[1 << 17];
@@ -274,7 +372,9 @@ int main(void) {
 			error_fixture(bytes, n);
 		} else if (strcmp(kind, "valid") == 0) {
 			printf("{\"valid\":%s}\n", moss_cbor_valid(bytes, n) ? "true" : "false");
-		} else if (strcmp(kind, "publish") == 0 || strcmp(kind, "subscribe") == 0) {
+		} else if (strcmp(kind, "shadow_response") == 0) {
+			shadow_fixture(bytes, n);
+		} else if (is_request(kind)) {
 			request(kind, bytes, n);
 		} else {
 			printf("{\"unknown_kind\":\"%s\"}\n", kind);
