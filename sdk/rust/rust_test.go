@@ -1,12 +1,14 @@
 //go:build !wasip1
 
 // Package rustsdk_test tests the Rust SDK (sdk/rust): its own unit tests,
-// built natively, its tables against the abi package, and
+// built natively, its tables against the abi package, probes calling every
+// function (testdata/probe, testdata/shadowprobe) in a real host, and
 // examples/alerts-rust, built with sdk/rust/build.sh, in a real host beside
 // the Go version of the same component (internal/conformance).
 package rustsdk_test
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -316,4 +318,59 @@ func TestProbe(t *testing.T) {
 	if got := (conformance.Probe{T: t, H: h2}).Get("stopped"); len(got) != 1 || got[0] != "host stopping" {
 		t.Errorf("stop handler published %q", got)
 	}
+}
+
+// ---- Shadows and the cloud against a real host ----------------------------
+
+// TestShadowProbe runs testdata/shadowprobe, which calls moss::shadow and
+// moss::cloud and reads the documents with moss::json, in a real host with
+// its shadow service.
+func TestShadowProbe(t *testing.T) {
+	wasmPath := buildRust(t, "sdk/rust/testdata/shadowprobe/shadowprobe.rs")
+	manifest := conformance.Install(t, conformance.ReadManifest(t, "sdk/rust/testdata/shadowprobe"), wasmPath)
+	h := conformance.StartHost(t, manifest, "", "probe/#")
+	p := conformance.Probe{T: t, H: h}
+
+	p.Expect("get-missing", "rejected 404 No shadow exists with name: 'probe-s'")
+	p.Expect("update", "ok 1")
+	p.Expect("get", `ok "RED"`)
+	p.ExpectPrefix("update-bad", "rejected 400 ")
+	p.ExpectPrefix("update-conflict", "rejected 409 ")
+	p.Expect("list", `Ok(Page { names: ["probe-s"], next_token: None })`)
+	p.Expect("list-all", `Ok(["probe-s"])`)
+	p.Expect("list-bad", "Err(Some(400))")
+	p.ExpectPrefix("classic-denied", "E_DENIED|")
+	p.ExpectPrefix("other-thing", "rejected 404 ")
+	p.ExpectPrefix("list-denied", `Err("shadow_list: no shadow.list grant`)
+	p.ExpectPrefix("bad-name", "E_INVALID|")
+	p.Expect("delete", "ok 1")
+	p.ExpectPrefix("delete-again", "rejected 404 ")
+	p.Expect("cloud-publish", "ok () E_UNAVAILABLE E_DENIED")
+	p.Expect("cloud-subscribe", "true ok ()")
+	p.ExpectPrefix("cloud-unsubscribe", "E_NOT_FOUND|")
+	p.Expect("json-deep", "Ok(true)")
+	var delta, docs, cmd int64
+	if _, err := fmt.Sscan(p.Wait("watch", 1)[0], &delta, &docs, &cmd); err != nil || delta <= 0 || docs <= 0 || delta == docs {
+		t.Fatalf("watch ids %q: %v", p.Get("watch"), err)
+	}
+
+	// Updates made elsewhere (here, as moss shadow update does) reach the
+	// watches; after unsubscribe, only the documents one.
+	update := func(doc string) {
+		t.Helper()
+		if status, resp, err := h.Daemon().Shadow(context.Background(), "update", "", "probe-s", []byte(doc)); err != nil || status != 200 {
+			t.Fatalf("shadow update %s: %d %s %v", doc, status, resp, err)
+		}
+	}
+	update(`{"state":{"desired":{"color":"BLUE"}}}`)
+	p.Expect("delta", `1 $aws/things/moss/shadow/name/probe-s/update/delta "BLUE"`)
+	p.Expect("documents", `"BLUE"`)
+	h.Publish("probe/cmd", "unwatch")
+	p.Expect("unwatch", "ok ()")
+	update(`{"state":{"desired":{"color":"GREEN"}}}`)
+	if got := p.Wait("documents", 2); got[1] != `"GREEN"` {
+		t.Errorf("second documents message: %q", got[1])
+	}
+	h.Publish("probe/cmd", "ping")
+	p.Expect("pong", "1")
 }

@@ -28,6 +28,18 @@ pub(crate) mod imports {
         pub fn timer_stop(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
         pub fn report_state(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
         pub fn secret_get(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn cloud_publish(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn cloud_subscribe(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn cloud_unsubscribe(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn shadow_get(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn shadow_update(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn shadow_delete(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn shadow_list(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        pub fn shadow_watch(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        // Declared for the table's sake (rust_test.go checks it against
+        // abi.HostFunctions); the SDK has no hot-swap API calling it yet.
+        #[allow(dead_code)]
+        pub fn state_save(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
         /// Copies the pending response to ptr if it fits in cap; returns its
         /// length, or -code.
         pub fn response(ptr: *mut u8, cap: u32) -> i32;
@@ -46,7 +58,27 @@ pub(crate) mod imports {
             }
         )*};
     }
-    absent!(log, publish, subscribe, unsubscribe, config_get, config_update, config_watch, timer_start, timer_stop, report_state, secret_get);
+    absent!(
+        log,
+        publish,
+        subscribe,
+        unsubscribe,
+        config_get,
+        config_update,
+        config_watch,
+        timer_start,
+        timer_stop,
+        report_state,
+        secret_get,
+        cloud_publish,
+        cloud_subscribe,
+        cloud_unsubscribe,
+        shadow_get,
+        shadow_update,
+        shadow_delete,
+        shadow_list,
+        shadow_watch
+    );
     pub unsafe fn response(_: *mut u8, _: u32) -> i32 {
         -10
     }

@@ -6,7 +6,9 @@
 //! CBOR behind a small API: [`publish`] and [`subscribe`] on the local bus,
 //! timers ([`every`], [`after`]), configuration ([`config_get`],
 //! [`config_watch`], [`config_update`]), logs ([`info!`] and friends),
-//! [`report_state`] and [`secret_get`]. It has no dependencies.
+//! [`report_state`] and [`secret_get`]; AWS IoT Core ([`cloud`]), device
+//! shadows ([`shadow`]) and a small JSON type for their documents
+//! ([`json`]). It has no dependencies.
 //!
 //! # A component
 //!
@@ -79,10 +81,13 @@
 #![warn(missing_docs)]
 
 pub mod cbor;
+pub mod cloud;
 mod config;
 mod error;
 mod host;
+pub mod json;
 mod runtime;
+pub mod shadow;
 
 use std::time::Duration;
 
