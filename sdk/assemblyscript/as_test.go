@@ -9,6 +9,7 @@ package assdk_test
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,28 +50,42 @@ func TestAlertsConformance(t *testing.T) {
 	conformance.CompareAlerts(t, alertsAS(t))
 }
 
-// TestImports checks that the module imports only from "moss" and
-// wasi_snapshot_preview1 (no env.abort: build.sh routes abort to the SDK)
-// and exports memory and the ABI's functions.
+// TestImports checks that the modules import only from "moss" and
+// wasi_snapshot_preview1 (no env.abort: build.sh routes abort to the SDK),
+// only the host functions they call (the linker drops the rest, so a
+// component runs on every host that has what it uses), and export memory
+// and the ABI's functions.
 func TestImports(t *testing.T) {
-	b, err := os.ReadFile(alertsAS(t).Wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imports, exports := testwasm.Names(t, b)
-	for _, im := range imports {
-		if !strings.HasPrefix(im, "moss.") && !strings.HasPrefix(im, "wasi_snapshot_preview1.") {
-			t.Errorf("imports %s: the host provides only moss and wasi_snapshot_preview1", im)
+	thermostat := buildAS(t, "examples/thermostat-as/thermostat.ts")
+	for _, c := range []struct {
+		wasm string
+		want []string // the moss functions it imports
+	}{
+		{alertsAS(t).Wasm, []string{"config_get", "config_watch", "log", "publish", "response", "subscribe"}},
+		{thermostat, []string{"config_get", "log", "publish", "response", "shadow_get", "shadow_update", "shadow_watch"}},
+	} {
+		b, err := os.ReadFile(c.wasm)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, want := range []string{"memory", "_initialize", "moss_abi_version", "moss_event_buffer", "moss_on_events"} {
-		found := false
-		for _, e := range exports {
-			found = found || e == want
+		imports, exports := testwasm.Names(t, b)
+		var moss []string
+		for _, im := range imports {
+			if f, ok := strings.CutPrefix(im, "moss."); ok {
+				moss = append(moss, f)
+			} else if !strings.HasPrefix(im, "wasi_snapshot_preview1.") {
+				t.Errorf("%s imports %s: the host provides only moss and wasi_snapshot_preview1", c.wasm, im)
+			}
 		}
-		if !found {
-			t.Errorf("no export %q in %v", want, exports)
+		slices.Sort(moss)
+		if !slices.Equal(moss, c.want) {
+			t.Errorf("%s imports moss.%v, want %v", c.wasm, moss, c.want)
 		}
+		for _, want := range []string{"memory", "_initialize", "moss_abi_version", "moss_event_buffer", "moss_on_events"} {
+			if !slices.Contains(exports, want) {
+				t.Errorf("%s: no export %q in %v", c.wasm, want, exports)
+			}
+		}
+		t.Logf("%s: imports %v; exports %v", c.wasm, imports, exports)
 	}
-	t.Logf("imports %v; exports %v", imports, exports)
 }

@@ -16,7 +16,16 @@
 // and be built with sdk/assemblyscript/build.sh (see there for the flags).
 
 import { Encoder, Decoder, MAJOR_UINT, MAJOR_NEGINT, MAJOR_TEXT, MAJOR_ARRAY, MAJOR_MAP } from "./cbor";
-export { Encoder, Decoder } from "./cbor";
+import { E_DECODE, E_INVALID, E_INTERNAL, E_REJECTED, codeName, lastErrorCode, setError } from "./errors";
+import { JsonValue, parseJsonBytes } from "./json";
+import { formatNumber } from "./float";
+// Re-exported with "export *": asc (0.28) drops names re-exported one by
+// one ("export { X } from") when the package's index.ts re-exports this
+// file with "export *".
+export * from "./cbor";
+export * from "./errors";
+export * from "./float";
+export * from "./json";
 
 // ---- Host functions ----------------------------------------------------------
 
@@ -32,48 +41,19 @@ export { Encoder, Decoder } from "./cbor";
 @external("moss", "timer_stop") declare function host_timer_stop(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
 @external("moss", "report_state") declare function host_report_state(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
 @external("moss", "secret_get") declare function host_secret_get(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "cloud_publish") declare function host_cloud_publish(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "cloud_subscribe") declare function host_cloud_subscribe(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "cloud_unsubscribe") declare function host_cloud_unsubscribe(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "shadow_get") declare function host_shadow_get(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "shadow_update") declare function host_shadow_update(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "shadow_delete") declare function host_shadow_delete(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "shadow_list") declare function host_shadow_list(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "shadow_watch") declare function host_shadow_watch(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
 @external("wasi_snapshot_preview1", "clock_time_get") declare function wasi_clock_time_get(id: u32, precision: u64, out: usize): u16;
 
 // ---- Error codes ---------------------------------------------------------------
 
-export const OK: i32 = 0;
-export const E_MEMORY: i32 = 1;
-export const E_DECODE: i32 = 2;
-export const E_INVALID: i32 = 3;
-export const E_DENIED: i32 = 4;
-export const E_NOT_FOUND: i32 = 5;
-export const E_TOO_LARGE: i32 = 6;
-export const E_FULL: i32 = 7;
-export const E_RATE: i32 = 8;
-export const E_UNAVAILABLE: i32 = 9;
-export const E_NO_RESPONSE: i32 = 10;
-export const E_INTERNAL: i32 = 11;
-export const E_UNSUPPORTED: i32 = 12;
-
-const codeNames: string[] = [
-  "OK", "E_MEMORY", "E_DECODE", "E_INVALID", "E_DENIED", "E_NOT_FOUND", "E_TOO_LARGE",
-  "E_FULL", "E_RATE", "E_UNAVAILABLE", "E_NO_RESPONSE", "E_INTERNAL", "E_UNSUPPORTED",
-];
-
-/** The name of an error code (positive or negative): "E_NOT_FOUND". */
-export function codeName(code: i32): string {
-  const c = code < 0 ? -code : code;
-  return c < codeNames.length ? codeNames[c] : "E_" + c.toString();
-}
-
-let lastErr: string = "";
-let lastCode: i32 = 0; // the code of the last failure
-
-/** The message of the last failure of an SDK call. */
-export function lastError(): string {
-  return lastErr;
-}
-
-function setError(code: i32, msg: string): i32 {
-  lastErr = msg;
-  lastCode = code < 0 ? code : -code;
-  return lastCode;
-}
+// The codes, lastError and codeName are in errors.ts.
 
 // ---- Calls ----------------------------------------------------------------------
 
@@ -185,6 +165,10 @@ export class Message {
   text(): string {
     return String.UTF8.decodeUnsafe(this.payload.dataStart, <usize>this.payload.length);
   }
+  /** The payload read as a JSON document, or null (lastError() says why). */
+  json(): JsonValue | null {
+    return parseJsonBytes(this.payload);
+  }
 }
 
 /** Publishes payload on topic. */
@@ -202,9 +186,22 @@ export function publishText(topic: string, payload: string): i32 {
   return publish(topic, Uint8Array.wrap(String.UTF8.encode(payload)));
 }
 
-const subs = new Map<u32, (m: Message) => void>();
+// The handlers of each subscription id. The host gives one id to a filter
+// however often it is subscribed (and shadow_watch shares those ids), so an
+// id may have several handlers: each message runs them all, in order.
+const subs = new Map<u32, Array<(m: Message) => void>>();
 
-/** Subscribes fn to a topic filter: the subscription's id, or a negative code. */
+function addHandler(id: i64, fn: (m: Message) => void): void {
+  if (id <= 0) return;
+  if (subs.has(<u32>id)) subs.get(<u32>id).push(fn);
+  else subs.set(<u32>id, [fn]);
+}
+
+/**
+ * Subscribes fn to a topic filter on the local bus: the subscription's id,
+ * or a negative code. Subscribing again to a filter gives the same id and
+ * adds fn beside the handlers it has.
+ */
 export function subscribe(filter: string, fn: (m: Message) => void): i64 {
   req.reset().map(1);
   req.text("filter");
@@ -212,15 +209,78 @@ export function subscribe(filter: string, fn: (m: Message) => void): i64 {
   const r = finish("subscribe", host_subscribe(reqPtr(), reqLen(), respPtr, respCap));
   if (r < 0) return r;
   const id = responseID("subscribe");
-  if (id > 0) subs.set(<u32>id, fn);
+  addHandler(id, fn);
   return id;
 }
 
+/** Ends a subscription (of subscribe, or a watch of onShadowDelta/onShadowDocuments) and all its handlers. */
 export function unsubscribe(id: u32): i32 {
   req.reset().map(1);
   req.text("id");
   req.uint(id);
   const r = finish("unsubscribe", host_unsubscribe(reqPtr(), reqLen(), respPtr, respCap));
+  if (r == 0 && subs.has(id)) subs.delete(id);
+  return r;
+}
+
+// ---- AWS IoT Core -----------------------------------------------------------------
+
+/** QoS levels for cloudPublish. AWS IoT Core has no QoS 2. */
+export const AT_MOST_ONCE: i32 = 0;
+export const AT_LEAST_ONCE: i32 = 1;
+
+/**
+ * Sends payload to topic on AWS IoT Core through the host's MQTT
+ * connection (host function cloud_publish; grant cloud.publish on the
+ * topic). With AT_LEAST_ONCE it returns once the message is safe: acked by
+ * the broker or in the host's spool, which sends it in order when the link
+ * is up. 0, or -E_INVALID (topic over 256 bytes, over 7 slashes, wildcards,
+ * a reserved $ topic), -E_TOO_LARGE (payload over 128 KiB), -E_UNSUPPORTED
+ * (QoS 2), -E_FULL (the spool is full: the message was not taken),
+ * -E_UNAVAILABLE (QoS 0 while offline, or no cloud link), -E_DENIED.
+ */
+export function cloudPublish(topic: string, payload: Uint8Array, qos: i32 = AT_MOST_ONCE): i32 {
+  if (qos < 0 || qos > 255) return setError(-E_INVALID, "moss: cloud_publish: QoS " + qos.toString());
+  req.reset().map(3);
+  req.text("topic");
+  req.text(topic);
+  req.text("payload");
+  req.bytes(payload);
+  req.text("qos");
+  req.uint(<u64>qos);
+  return finish("cloud_publish", host_cloud_publish(reqPtr(), reqLen(), respPtr, respCap));
+}
+
+/** cloudPublish with a text payload, UTF-8 encoded. */
+export function cloudPublishText(topic: string, payload: string, qos: i32 = AT_MOST_ONCE): i32 {
+  return cloudPublish(topic, Uint8Array.wrap(String.UTF8.encode(payload)), qos);
+}
+
+/**
+ * Calls fn with every message from AWS IoT Core whose topic matches filter
+ * (host function cloud_subscribe; grant cloud.subscribe covering the
+ * filter): the subscription's id (from the same space as subscribe's), or
+ * -E_INVALID, -E_DENIED, -E_FULL (the component's max_subscriptions, or
+ * IoT Core's 50 filters a connection), -E_UNAVAILABLE (no cloud link). The
+ * host accepts it while offline and subscribes when the link is up.
+ */
+export function cloudSubscribe(filter: string, fn: (m: Message) => void): i64 {
+  req.reset().map(1);
+  req.text("filter");
+  req.text(filter);
+  const r = finish("cloud_subscribe", host_cloud_subscribe(reqPtr(), reqLen(), respPtr, respCap));
+  if (r < 0) return r;
+  const id = responseID("cloud_subscribe");
+  addHandler(id, fn);
+  return id;
+}
+
+/** Ends a cloud subscription: 0, or -E_NOT_FOUND. */
+export function cloudUnsubscribe(id: u32): i32 {
+  req.reset().map(1);
+  req.text("id");
+  req.uint(id);
+  const r = finish("cloud_unsubscribe", host_cloud_unsubscribe(reqPtr(), reqLen(), respPtr, respCap));
   if (r == 0 && subs.has(id)) subs.delete(id);
   return r;
 }
@@ -301,7 +361,7 @@ export class Result<T> {
 /** Reads a float at path (an integer is converted). */
 export function configF64(path: string[]): Result<f64> {
   const d = configValue(path);
-  if (d == null) return new Result<f64>(lastCode, 0);
+  if (d == null) return new Result<f64>(lastErrorCode(), 0);
   if (d.isFloat()) return new Result<f64>(0, d.floatValue());
   if (d.major == MAJOR_UINT) return new Result<f64>(0, <f64>d.arg);
   if (d.major == MAJOR_NEGINT) return new Result<f64>(0, -1 - <f64>d.arg);
@@ -311,7 +371,7 @@ export function configF64(path: string[]): Result<f64> {
 /** Reads an integer at path (a float is refused, as the Go SDK does). */
 export function configI64(path: string[]): Result<i64> {
   const d = configValue(path);
-  if (d == null) return new Result<i64>(lastCode, 0);
+  if (d == null) return new Result<i64>(lastErrorCode(), 0);
   if (d.major == MAJOR_UINT && d.arg <= <u64>i64.MAX_VALUE) return new Result<i64>(0, <i64>d.arg);
   if (d.major == MAJOR_NEGINT && d.arg <= <u64>i64.MAX_VALUE) return new Result<i64>(0, -1 - <i64>d.arg);
   return new Result<i64>(setError(-E_DECODE, "moss: config " + pathString(path) + ": cannot read " + kindOf(d) + " as an integer"), 0);
@@ -320,7 +380,7 @@ export function configI64(path: string[]): Result<i64> {
 /** Reads a text at path. */
 export function configString(path: string[]): Result<string> {
   const d = configValue(path);
-  if (d == null) return new Result<string>(lastCode, "");
+  if (d == null) return new Result<string>(lastErrorCode(), "");
   if (d.major == MAJOR_TEXT) {
     const s = d.textBody();
     if (!d.err) return new Result<string>(0, s);
@@ -400,6 +460,215 @@ export function secretGet(name: string): Result<Uint8Array> {
   return new Result<Uint8Array>(setError(-E_DECODE, "moss: secret_get: response has no value"), new Uint8Array(0));
 }
 
+// parseJson and parseJsonBytes are in json.ts.
+
+// ---- Device shadows -------------------------------------------------------------------------
+
+/**
+ * The answer of a shadow function. The documents are IoT Core's JSON, byte
+ * for byte.
+ *
+ * - code 0: accepted; status is 200 and payload the accepted document.
+ * - code -E_REJECTED: the shadow service rejected the request; status is
+ *   IoT Core's error code (400 bad document, 404 no such shadow, 409
+ *   version conflict, 413 too large, 415, 429 too many requests, 500),
+ *   payload the rejected document ({"code":404,"message":"...",...}),
+ *   message its message, and lastError() reads
+ *   "moss: shadow_get: rejected: 404 No shadow exists with name: ...".
+ * - another negative code: the host refused the call before the service
+ *   saw it (-E_DENIED, -E_INVALID, -E_TOO_LARGE, -E_UNAVAILABLE); status
+ *   is 0 and lastError() says why.
+ */
+export class ShadowResult {
+  constructor(public code: i32, public status: i32, public payload: Uint8Array, public message: string = "") {}
+  /** Whether the service accepted the request. */
+  get ok(): bool {
+    return this.code == 0;
+  }
+  /** The document as text. */
+  text(): string {
+    return String.UTF8.decodeUnsafe(this.payload.dataStart, <usize>this.payload.length);
+  }
+  /** The document read as JSON, or null (lastError() says why). */
+  json(): JsonValue | null {
+    return parseJsonBytes(this.payload);
+  }
+}
+
+/** Writes the request map's thing and name (each left out when empty) and starts extra more keys. */
+function shadowTarget(thing: string, name: string, extra: i32): void {
+  let n = extra;
+  if (thing.length > 0) n++;
+  if (name.length > 0) n++;
+  req.reset().map(n);
+  if (thing.length > 0) {
+    req.text("thing");
+    req.text(thing);
+  }
+  if (name.length > 0) {
+    req.text("name");
+    req.text(name);
+  }
+}
+
+/** Finishes a shadow call: decodes {status, payload} into a ShadowResult. */
+function shadowResult(fn: string, r: i32): ShadowResult {
+  const none = new Uint8Array(0);
+  if (finish(fn, r) < 0) return new ShadowResult(lastErrorCode(), 0, none);
+  const d = new Decoder(respPtr, respLen);
+  let status: i64 = -1;
+  let payload = none;
+  if (d.head() && d.major == MAJOR_MAP) {
+    const pairs = d.arg;
+    for (let i: u64 = 0; i < pairs && !d.err; i++) {
+      const k = d.text();
+      if (k == "status") {
+        const v = d.uint();
+        if (!d.err && v <= 0xffff) status = <i64>v;
+        else d.err = true;
+      } else if (k == "payload") {
+        if (d.head() && d.major == 2) payload = d.bytesBody();
+        else d.err = true;
+      } else d.skip();
+    }
+  }
+  if (d.err || status < 0) return new ShadowResult(setError(-E_DECODE, "moss: " + fn + ": response has no status"), 0, none);
+  if (status == 200) return new ShadowResult(0, 200, payload);
+  // The rejected document: {"code":404,"message":"...","timestamp":...}.
+  let message = "";
+  const doc = parseJsonBytes(payload);
+  if (doc != null) {
+    const m = doc.get("message");
+    if (m != null && m.isString()) message = m.asString();
+  }
+  let e = "moss: " + fn + ": rejected: " + status.toString();
+  if (message.length > 0) e += " " + message;
+  return new ShadowResult(setError(-E_REJECTED, e), <i32>status, payload, message);
+}
+
+/**
+ * Reads a shadow (host function shadow_get; grant shadow.get on
+ * $aws/things/THING/shadow[/name/NAME]): the get/accepted document (state
+ * with desired, reported and delta, metadata, version, timestamp), or
+ * -E_REJECTED with status 404 when the shadow does not exist. thing "" is
+ * the device's own thing, name "" the classic shadow.
+ */
+export function getShadow(thing: string, name: string): ShadowResult {
+  shadowTarget(thing, name, 0);
+  return shadowResult("shadow_get", host_shadow_get(reqPtr(), reqLen(), respPtr, respCap));
+}
+
+/**
+ * Sends an update document such as {"state":{"reported":{"color":"RED"}}}
+ * (host function shadow_update; grant shadow.update): the update/accepted
+ * document, or -E_REJECTED with status 400 (not an update document), 409
+ * (version conflict), 413, 415, 429 or 500; -E_TOO_LARGE for a document
+ * over 128 KiB. The service publishes update/delta and update/documents as
+ * IoT Core does.
+ */
+export function updateShadow(thing: string, name: string, doc: string): ShadowResult {
+  return updateShadowBytes(thing, name, Uint8Array.wrap(String.UTF8.encode(doc)));
+}
+
+/** updateShadow with the document as UTF-8 bytes. */
+export function updateShadowBytes(thing: string, name: string, doc: Uint8Array): ShadowResult {
+  shadowTarget(thing, name, 1);
+  req.text("payload");
+  req.bytes(doc);
+  return shadowResult("shadow_update", host_shadow_update(reqPtr(), reqLen(), respPtr, respCap));
+}
+
+/**
+ * Deletes a shadow (host function shadow_delete; grant shadow.delete): the
+ * delete/accepted document, or -E_REJECTED with status 404 when it does not
+ * exist.
+ */
+export function deleteShadow(thing: string, name: string): ShadowResult {
+  shadowTarget(thing, name, 0);
+  return shadowResult("shadow_delete", host_shadow_delete(reqPtr(), reqLen(), respPtr, respCap));
+}
+
+/**
+ * Reads one page of a thing's named shadows (host function shadow_list;
+ * grant shadow.list on $aws/things/THING): the document
+ * {"results":["name",...],"nextToken":"...","timestamp":N}. pageSize 0 is
+ * the host's default (25), at most 100; pass the nextToken of a page to get
+ * the next one. listShadowNames follows the pages.
+ */
+export function listShadows(thing: string, pageSize: u32 = 0, nextToken: string = ""): ShadowResult {
+  let n = 0;
+  if (thing.length > 0) n++;
+  if (pageSize > 0) n++;
+  if (nextToken.length > 0) n++;
+  req.reset().map(n);
+  if (thing.length > 0) {
+    req.text("thing");
+    req.text(thing);
+  }
+  if (pageSize > 0) {
+    req.text("page_size");
+    req.uint(pageSize);
+  }
+  if (nextToken.length > 0) {
+    req.text("next_token");
+    req.text(nextToken);
+  }
+  return shadowResult("shadow_list", host_shadow_list(reqPtr(), reqLen(), respPtr, respCap));
+}
+
+/** The names of all of a thing's named shadows, following listShadows's pages. */
+export function listShadowNames(thing: string): Result<string[]> {
+  const names: string[] = [];
+  let token = "";
+  while (true) {
+    const r = listShadows(thing, 100, token);
+    if (!r.ok) return new Result<string[]>(r.code, names);
+    const doc = r.json();
+    let results: JsonValue | null = null;
+    if (doc != null) results = doc.get("results");
+    if (doc == null || results == null || !results.isArray()) {
+      return new Result<string[]>(setError(-E_DECODE, "moss: shadow_list: the document has no results: " + r.text()), names);
+    }
+    for (let i = 0; i < results.length; i++) {
+      const v = results.at(i);
+      if (v != null && v.isString()) names.push(v.asString());
+    }
+    const next = doc.get("nextToken");
+    const nt = next == null ? "" : next.asString();
+    if (nt.length == 0) return new Result<string[]>(0, names);
+    if (nt == token) return new Result<string[]>(setError(-E_DECODE, "moss: shadow_list: the service returned next token " + nt + " again"), names);
+    token = nt;
+  }
+}
+
+function shadowWatch(thing: string, name: string, topic: string, fn: (m: Message) => void): i64 {
+  shadowTarget(thing, name, 1);
+  req.text("topic");
+  req.text(topic);
+  const r = finish("shadow_watch", host_shadow_watch(reqPtr(), reqLen(), respPtr, respCap));
+  if (r < 0) return r;
+  const id = responseID("shadow_watch");
+  addHandler(id, fn);
+  return id;
+}
+
+/**
+ * Calls fn with each of a shadow's update/delta messages (published after
+ * an update while desired and reported differ; the payload is the delta
+ * document, the topic $aws/things/THING/shadow[/name/NAME]/update/delta).
+ * Host function shadow_watch; grant shadow.get. The subscription's id, or
+ * -E_DENIED, -E_INVALID (a malformed thing or shadow name), -E_FULL;
+ * unsubscribe(id) ends it.
+ */
+export function onShadowDelta(thing: string, name: string, fn: (m: Message) => void): i64 {
+  return shadowWatch(thing, name, "delta", fn);
+}
+
+/** As onShadowDelta, for update/documents (the previous and current documents after every accepted update). */
+export function onShadowDocuments(thing: string, name: string, fn: (m: Message) => void): i64 {
+  return shadowWatch(thing, name, "documents", fn);
+}
+
 // ---- Time ------------------------------------------------------------------------------------
 
 /** The wall-clock time, in nanoseconds since the Unix epoch (WASI clock_time_get). */
@@ -440,19 +709,7 @@ function pad(v: i64, n: i32): string {
 
 // ---- Numbers ------------------------------------------------------------------------------
 
-/**
- * Formats a finite float as Go's encoding/json does: the shortest decimal
- * that reads back as v, plain from 1e-6 up to 1e21, else in exponent form
- * (1e+21, 1.5e-7). Go's %v differs only in the exponent form (1.5e-07).
- */
-export function formatNumber(v: f64): string {
-  if (isNaN(v)) return "NaN";
-  if (!isFinite(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (v == 0) return (1 / v) < 0 ? "-0" : "0";
-  const s = v.toString();
-  if (s.endsWith(".0")) return s.slice(0, s.length - 2);
-  return s;
-}
+// formatNumber (Go's encoding/json float format) is in float.ts.
 
 /** Rounds half away from zero, as Go's math.Round. */
 export function roundGo(x: f64): f64 {
@@ -544,8 +801,11 @@ export function moss_on_events(ptr: usize, len: i32): i32 {
       }
     } else if (kind == 2) {
       if (subs.has(<u32>id)) {
-        const fn = subs.get(<u32>id);
-        fn(new Message(<u32>id, topic, payload == null ? new Uint8Array(0) : payload));
+        const fns = subs.get(<u32>id);
+        const m = new Message(<u32>id, topic, payload == null ? new Uint8Array(0) : payload);
+        // A handler may unsubscribe: run those there were when it arrived.
+        const n = fns.length;
+        for (let h = 0; h < n && h < fns.length; h++) fns[h](m);
       }
     } else if (kind == 3) {
       if (timers.has(<u32>id)) {
