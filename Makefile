@@ -54,6 +54,9 @@ examples: deps components
 	sdk/c/build.sh examples/alerts-c/alerts.c -o $(BUILD)/examples/alerts-c.wasm
 	sdk/rust/build.sh examples/alerts-rust/alerts.rs -o $(BUILD)/examples/alerts-rust.wasm
 	sdk/assemblyscript/build.sh examples/alerts-as/alerts.ts -o $(BUILD)/examples/alerts-as.wasm
+	sdk/c/build.sh examples/thermostat-c/thermostat.c -o $(BUILD)/examples/thermostat-c.wasm
+	sdk/rust/build.sh examples/thermostat-rust/thermostat.rs -o $(BUILD)/examples/thermostat-rust.wasm
+	sdk/assemblyscript/build.sh examples/thermostat-as/thermostat.ts -o $(BUILD)/examples/thermostat-as.wasm
 	@ls -l $(BUILD)/components/*/*.wasm $(BUILD)/examples/*.wasm
 
 ## run: build the host and the examples and run them with configs/default.toml

@@ -179,12 +179,14 @@ static void report(const char *const *rejected, size_t n) {
 
 // apply takes the desired settings in state (an object, or no value) that
 // are valid, then reports. Keys other than color and target_temperature
-// are ignored.
+// are ignored; a state with neither is not reported, or the service would
+// answer the report with the same delta again.
 static void apply(moss_json state) {
 	const char *rejected[2];
 	size_t n = 0;
 	moss_json v;
 	char shown[256];
+	if (!member(state, "color", &v) && !member(state, "target_temperature", &v)) return;
 	if (member(state, "color", &v)) {
 		const char *c;
 		if (valid_color(v, &c)) {

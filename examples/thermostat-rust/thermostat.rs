@@ -152,6 +152,11 @@ impl Thermostat {
     /// Takes the desired settings in state that are valid, then reports.
     /// Keys other than color and target_temperature are ignored.
     fn apply(&mut self, state: Option<&Value>) {
+        // A state with neither setting is not reported, or the service
+        // would answer the report with the same delta again.
+        if state.map_or(true, |s| s.get("color").is_none() && s.get("target_temperature").is_none()) {
+            return;
+        }
         let mut rejected = Vec::new();
         if let Some(v) = state.and_then(|s| s.get("color")) {
             match valid_color(v) {
