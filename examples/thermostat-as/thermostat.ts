@@ -98,6 +98,9 @@ function onDelta(m: moss.Message): void {
 
 /** Takes the desired settings that are valid, then reports. Keys other than color and target_temperature are ignored. */
 function apply(state: moss.JsonValue): void {
+  // A state with neither setting is not reported, or the service would
+  // answer the report with the same delta again.
+  if (state.get("color") == null && state.get("target_temperature") == null) return;
   const rejected: string[] = [];
   const c = state.get("color");
   if (c != null) {
