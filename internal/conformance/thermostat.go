@@ -133,7 +133,12 @@ func RunThermostat(t testing.TB, c Component) []ThermostatStep {
 			Applied: applied(red225), Reported: jsonValue(red225), Desired: jsonValue(`{"target_temperature":22.5}`)}},
 		thermostatStep{what: "desired 40 refused", desired: `{"state":{"desired":{"target_temperature":40}}}`, warns: true, want: ThermostatStep{
 			Applied: applied(red225), Reported: jsonValue(red225)}},
+		// A desired key that is not the thermostat's: ignored, and no
+		// report, which the service would answer with the same delta.
+		thermostatStep{what: "desired fan ignored", desired: `{"state":{"desired":{"fan":"on"}}}`, want: ThermostatStep{
+			Applied: applied(), Reported: jsonValue(red225), Desired: jsonValue(`{"fan":"on"}`)}},
 	)...)
+	h.operatorUpdate(t, `{"state":{"desired":{"fan":null}}}`)
 	h.stopComponent(t)
 	h.operatorUpdate(t, `{"state":{"desired":{"color":"BLUE","target_temperature":"hot"}}}`)
 	h.Stop(t)
