@@ -53,6 +53,22 @@
 //	> {"op":"secret_list"}
 //	< {"secrets":["db-password"]}             names only
 //
+//	> {"op":"deploy","deploy":{"document":"aWQgPSAi...","file":"/abs/d.toml","artifacts":"/abs/dir"},"follow":true}
+//	< {"deployment":Record}                   as submitted (QUEUED), then, with follow,
+//	< {"progress":Progress}                   per event, the first ones replayed, and
+//	< {"deployment":Record,"end":true}        once it has ended; without follow, or
+//	                                          when it is REJECTED, the first line has "end"
+//
+//	> {"op":"deployments"}
+//	< {"deployments":[Record, ...]}           the history, oldest first, without
+//	                                          events, document and sets
+//
+//	> {"op":"deployment","id":"d1"}
+//	< {"deployment":Record}
+//
+//	> {"op":"deployment_cancel","id":"d1"}
+//	< {"deployment":Record}                   once it has ended (rolled back)
+//
 // Any request may instead be answered by {"error":"message"}, after which
 // the server closes the connection. ComponentInfo and Status are the types
 // below, with their JSON field names. In "logs", "component":"" means every
@@ -81,6 +97,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/moss-edge/moss/host/deploy"
 	"github.com/moss-edge/moss/host/logs"
 )
 
@@ -161,6 +178,9 @@ type Backend interface {
 	// CloudPublish sends a message to the cloud as the device; it returns
 	// once a QoS 1 message is acknowledged or spooled.
 	CloudPublish(ctx context.Context, topic string, payload []byte, qos byte) error
+	// Deployments returns the host's deployer, or nil (untyped) while it
+	// has none; see deploy.go.
+	Deployments() Deployments
 }
 
 // request is the one object a client sends.
@@ -177,6 +197,9 @@ type request struct {
 	QoS       byte   `json:"qos,omitempty"`    // cloud_pub
 	Shadow    string `json:"shadow,omitempty"` // shadow: get, update, delete or list
 	Thing     string `json:"thing,omitempty"`  // shadow
+
+	ID     string         `json:"id,omitempty"`     // deployment, deployment_cancel
+	Deploy *DeployRequest `json:"deploy,omitempty"` // deploy
 }
 
 // reply is the union of every line the server sends; exactly one group of
@@ -193,6 +216,10 @@ type reply struct {
 	Record     *logs.Record    `json:"record,omitempty"`
 	Secrets    []string        `json:"secrets,omitempty"`
 	Code       int             `json:"code,omitempty"` // shadow: IoT Core's status
+
+	Deployment  *deploy.Record   `json:"deployment,omitempty"`
+	Deployments []deploy.Record  `json:"deployments,omitempty"`
+	Progress    *deploy.Progress `json:"progress,omitempty"`
 }
 
 // listReply is written instead of reply so an empty list is [] rather than

@@ -270,6 +270,14 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		err = s.secretSet(c, req)
 	case "secret_list":
 		err = s.secretList(c)
+	case "deploy":
+		err = s.deploy(ctx, c, req)
+	case "deployments":
+		err = s.deployments(c)
+	case "deployment":
+		err = s.deployment(c, req)
+	case "deployment_cancel":
+		err = s.deploymentCancel(ctx, c, req)
 	case "":
 		err = c.fail(`bad request: no "op"`)
 	default:
