@@ -26,6 +26,9 @@ func (d *Daemon) Apply(ctx context.Context, manifestPath string, cfg map[string]
 		return err
 	}
 	c := d.Component(m.Name)
+	d.mu.Lock()
+	d.manifests[m.Name] = manifestPath
+	d.mu.Unlock()
 	switch {
 	case c == nil:
 		c = component.New(spec, d.env)
@@ -37,9 +40,15 @@ func (d *Daemon) Apply(ctx context.Context, manifestPath string, cfg map[string]
 		if err := c.Upgrade(ctx, spec); err != nil {
 			return err
 		}
-	default:
+	case c.Info().State == component.StateRunning:
 		c.Config().Replace(spec.Config)
 		return nil
+	default:
+		// The same version, not running (ERRORED, BROKEN, FINISHED): a
+		// rollback wants it back, so it starts again.
+		if err := c.Upgrade(ctx, spec); err != nil {
+			return err
+		}
 	}
 	info, err := c.Wait(ctx, func(i component.Info) bool {
 		return i.Version == spec.Version && i.State != component.StateStarting

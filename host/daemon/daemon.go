@@ -26,6 +26,7 @@ import (
 	"github.com/moss-edge/moss/host/component"
 	"github.com/moss-edge/moss/host/config"
 	"github.com/moss-edge/moss/host/conftree"
+	"github.com/moss-edge/moss/host/deploy"
 	"github.com/moss-edge/moss/host/logs"
 	"github.com/moss-edge/moss/host/manifest"
 	"github.com/moss-edge/moss/host/secret"
@@ -56,10 +57,14 @@ type Daemon struct {
 	engine  *wasm.Engine  // likewise
 	env     component.Env // likewise: what every component is made with
 	shadows *shadows      // likewise
+	// deployer is set by Run before the admin socket serves.
+	deployer *deploy.Deployer
 
 	mu    sync.Mutex
 	comps []*component.Component // dependency order
-	subID atomic.Uint32
+	// manifests maps a component to the manifest it runs from.
+	manifests map[string]string
+	subID     atomic.Uint32
 }
 
 // New returns a daemon for cfg. logBuf (may be nil) receives the records the
@@ -72,7 +77,7 @@ func New(cfg *config.Config, log *slog.Logger, logBuf *logs.Buffer) (*Daemon, er
 	if logBuf == nil {
 		logBuf = logs.NewBuffer(1000)
 	}
-	return &Daemon{cfg: cfg, log: log, logs: logBuf, bus: bus.New(), codec: codec, ready: make(chan struct{})}, nil
+	return &Daemon{cfg: cfg, log: log, logs: logBuf, bus: bus.New(), codec: codec, ready: make(chan struct{}), manifests: map[string]string{}}, nil
 }
 
 // Ready is closed once every component has been started (whether or not it
@@ -112,11 +117,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	defer engine.Close(context.Background())
 
-	specs, err := d.load(ctx, engine)
-	if err != nil {
-		return err
-	}
-
 	srv := admin.NewServer(d.cfg.AdminSocket, d, d.logs, d.log)
 	if err := srv.Listen(); err != nil {
 		return err
@@ -127,6 +127,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
+	// The components to run: the set the last deployment left, or, on a
+	// device never deployed to, the configuration's.
+	refs, err := d.openDeployer(db)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	specs, err := d.load(ctx, engine, refs)
+	if err != nil {
+		srv.Close()
+		return err
+	}
 	if d.secrets, err = secret.Open(db, d.cfg.SecretKeyFile); err != nil {
 		srv.Close()
 		return err
@@ -192,6 +204,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("component did not reach RUNNING", "component", s.Name, "state", st)
 		}
 	}
+	// A deployment a crash or a stop interrupted is rolled back now that
+	// the components run; then deployments are taken.
+	if err := d.deployer.Recover(ctx); err != nil {
+		d.log.Error("deployments: recovering the last one failed; new ones are refused", "err", err)
+	}
+	dctx, stopDeployer := context.WithCancel(context.Background())
+	deployerDone := make(chan struct{})
+	go func() {
+		defer close(deployerDone)
+		if err := d.deployer.Run(dctx); err != nil && dctx.Err() == nil {
+			d.log.Error("deployments", "err", err)
+		}
+	}()
+	defer func() { stopDeployer(); <-deployerDone }()
 	close(d.ready)
 	d.log.Info("moss running", "components", len(specs), "admin_socket", d.cfg.AdminSocket, "data_dir", d.cfg.DataDir)
 	<-ctx.Done()
@@ -223,11 +249,11 @@ func (d *Daemon) stopAll() {
 // load reads every manifest and wasm, checks dependencies and compiles the
 // modules (in parallel: compiling is the slow part of a cold start). All
 // problems are reported together.
-func (d *Daemon) load(ctx context.Context, engine *wasm.Engine) ([]component.Spec, error) {
+func (d *Daemon) load(ctx context.Context, engine *wasm.Engine, refs []config.ComponentRef) ([]component.Spec, error) {
 	var errs []error
-	mans := make([]*manifest.Manifest, 0, len(d.cfg.Components))
+	mans := make([]*manifest.Manifest, 0, len(refs))
 	overrides := map[string]map[string]any{}
-	for _, ref := range d.cfg.Components {
+	for _, ref := range refs {
 		m, err := manifest.Load(ref.Manifest)
 		if err != nil {
 			errs = append(errs, err)
@@ -238,6 +264,9 @@ func (d *Daemon) load(ctx context.Context, engine *wasm.Engine) ([]component.Spe
 			continue
 		}
 		overrides[m.Name] = ref.Config
+		d.mu.Lock()
+		d.manifests[m.Name] = ref.Manifest
+		d.mu.Unlock()
 		mans = append(mans, m)
 	}
 	if len(errs) > 0 {

@@ -77,7 +77,8 @@ components and gives them a local publish/subscribe bus with MQTT wildcards,
 configuration, secrets, device shadows, a link to AWS IoT Core that keeps
 working offline, and a supervised lifecycle; unlike Greengrass, each
 component is a sandboxed WebAssembly module and all of them run inside this
-one process. (Deployments are not in this version yet.)
+one process, and deployments move it between versioned component sets with
+hot swaps and rollback.
 
 "moss run" starts the host. The other commands talk to a running host over
 its admin socket, a Unix socket only the user running the host can open:
@@ -132,9 +133,11 @@ directory.`,
 		newSecretCmd(g),
 		newShadowCmd(g),
 		newCertsCmd(g),
+		newIotsimCmd(g),
 		newNewCmd(g),
 		newVersionCmd(g),
 	)
+	root.AddCommand(deployCommands(g)...)
 	return root
 }
 
