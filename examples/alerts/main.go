@@ -25,6 +25,7 @@ type settings struct {
 	Window     int
 	Threshold  float64
 	Hysteresis float64
+	Severity   bool
 }
 
 // sensor is what we know of one sensor: its last readings and whether it is
@@ -42,7 +43,11 @@ type alert struct {
 	Cleared   bool    `json:"cleared,omitempty"`
 	Average   float64 `json:"average"`
 	Threshold float64 `json:"threshold"`
-	TS        string  `json:"ts"`
+	// Severity is set with config severity = true (version 2.0.0 of the
+	// deployments example turns it on): "critical" 2 C or more over the
+	// threshold, "warning" below that.
+	Severity string `json:"severity,omitempty"`
+	TS       string `json:"ts"`
 }
 
 // State lives in package variables: the host calls one handler at a time, so
@@ -82,7 +87,7 @@ func start() error {
 // not valid.
 func reload() error {
 	next := settings{Window: 5, Threshold: 28.0, Hysteresis: 0.5}
-	if err := errors.Join(get(&next.Window, "window"), get(&next.Threshold, "threshold"), get(&next.Hysteresis, "hysteresis")); err != nil {
+	if err := errors.Join(get(&next.Window, "window"), get(&next.Threshold, "threshold"), get(&next.Hysteresis, "hysteresis"), get(&next.Severity, "severity")); err != nil {
 		return err
 	}
 	if next.Window < 1 || next.Window > 1000 {
@@ -156,13 +161,20 @@ func onReading(m moss.Message) {
 }
 
 func publish(id string, avg float64, cleared bool) {
-	b, err := json.Marshal(alert{
+	a := alert{
 		ID:        id,
 		Cleared:   cleared,
 		Average:   math.Round(avg*100) / 100,
 		Threshold: cfg.Threshold,
 		TS:        time.Now().UTC().Format(time.RFC3339),
-	})
+	}
+	if cfg.Severity && !cleared {
+		a.Severity = "warning"
+		if avg >= cfg.Threshold+2 {
+			a.Severity = "critical"
+		}
+	}
+	b, err := json.Marshal(a)
 	if err == nil {
 		err = moss.Publish("alerts/"+id, b)
 	}
