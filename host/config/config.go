@@ -99,6 +99,16 @@ type Shadow struct {
 	// compact JSON): IoT Core's 8 KiB by default, at most 30 KiB as
 	// Greengrass allows.
 	MaxDocumentBytes int `toml:"max_document_bytes"`
+	// Sync lists the shadows kept in step with IoT Core's shadow service
+	// through the cloud link.
+	Sync []ShadowSync `toml:"sync"`
+}
+
+// ShadowSync is one shadow synchronised with the cloud.
+type ShadowSync struct {
+	Thing     string `toml:"thing"`     // "": the device's thing
+	Name      string `toml:"name"`      // "": the classic shadow
+	Direction string `toml:"direction"` // bidirectional (default), device_to_cloud or cloud_to_device
 }
 
 // DefaultThing is the device's thing name for shadows when [cloud] names
@@ -330,6 +340,17 @@ func (c *Config) validate(doc *tomlx.Doc) {
 	}
 
 	c.validateCloud(doc, check)
+	for i, s := range c.Shadow.Sync {
+		p := tomlx.Path{"shadow", "sync", i}
+		switch s.Direction {
+		case "", "bidirectional", "device_to_cloud", "cloud_to_device":
+		default:
+			doc.Errorf(p.Key("direction"), "shadow.sync[%d].direction %q: want bidirectional, device_to_cloud or cloud_to_device", i, s.Direction)
+		}
+		if c.Cloud.Endpoint == "" && i == 0 {
+			doc.Errorf(p, "[[shadow.sync]] needs a cloud link: set cloud.endpoint")
+		}
+	}
 	check(tomlx.Path{"shadow", "max_document_bytes"}, func() {
 		if n := c.Shadow.MaxDocumentBytes; n < 1 || n > 30720 {
 			doc.Errorf(tomlx.Path{"shadow", "max_document_bytes"}, "shadow.max_document_bytes %d: want 1 to 30720 (IoT Core's limit is 8192; Greengrass allows up to 30720)", n)

@@ -159,6 +159,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.shadows.close()
+	if ss, err := d.openShadowSync(svc, db); err != nil {
+		srv.Close()
+		return err
+	} else if ss != nil {
+		defer ss.Close()
+	}
 	adminErr := make(chan error, 1)
 	actx, stopAdmin := context.WithCancel(context.Background())
 	go func() { adminErr <- srv.Serve(actx) }()

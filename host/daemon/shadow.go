@@ -12,6 +12,8 @@ import (
 
 	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/shadow"
+	"github.com/moss-edge/moss/host/shadowsync"
+	"github.com/moss-edge/moss/host/store"
 )
 
 // shadowFilter is what the shadow service hears on the local bus: every
@@ -152,4 +154,24 @@ func rejected(err error) (int, []byte, error) {
 		return e.Code, e.Payload(), nil
 	}
 	return 0, nil, err
+}
+
+// openShadowSync starts keeping the configured shadows in step with IoT
+// Core; nil when none is configured.
+func (d *Daemon) openShadowSync(svc *shadow.Service, db *store.Store) (*shadowsync.Syncer, error) {
+	if len(d.cfg.Shadow.Sync) == 0 {
+		return nil, nil
+	}
+	specs := make([]shadowsync.Shadow, len(d.cfg.Shadow.Sync))
+	for i, s := range d.cfg.Shadow.Sync {
+		thing := s.Thing
+		if thing == "" {
+			thing = d.cfg.Thing()
+		}
+		specs[i] = shadowsync.Shadow{Thing: thing, Name: s.Name, Direction: shadowsync.Direction(s.Direction)}
+	}
+	return shadowsync.New(shadowsync.Options{
+		Shadows: svc, Cloud: d.cloud, Store: db, Bus: d.bus, Sync: specs,
+		Logger: d.log.With("service", "shadowsync"),
+	})
 }
