@@ -25,25 +25,11 @@ func cloudConfig(t *testing.T, b *mqtttest.Broker, ca string) string {
 		t.Fatal(err)
 	}
 	c := install(t, dir, "cloudprobe", testwasm.GoPath(t, filepath.Join(root, "host/daemon/testdata/cloudprobe")), string(manifest))
-	set := b.Certs()
-	if ca == "" {
-		ca = set.CA
+	cloud := b.CloudConfig()
+	if ca != "" {
+		cloud = strings.Replace(cloud, fmt.Sprintf("root_ca = %q", b.Certs().CA), fmt.Sprintf("root_ca = %q", ca), 1)
 	}
-	return fmt.Sprintf(`data_dir = %q
-cache_dir = %q
-[cloud]
-endpoint = "127.0.0.1"
-port = %d
-thing_name = %q
-cert = %q
-key = %q
-root_ca = %q
-reconnect_min = "100ms"
-reconnect_max = "1s"
-max_publish_rate = 0
-[[components]]
-manifest = %q
-`, filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), b.Port(), set.ThingName, set.Cert, set.Key, ca, c)
+	return fmt.Sprintf("data_dir = %q\ncache_dir = %q\n%s[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), cloud, c)
 }
 
 // TestCloudComponentRoundTrip: a component's cloud publish reaches a

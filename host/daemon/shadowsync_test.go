@@ -52,22 +52,8 @@ func TestShadowSyncWithThermostat(t *testing.T) {
 	body := string(manifest)
 	body = body[strings.Index(body, "[limits]"):]
 	c := install(t, dir, "thermostat", testwasm.GoPath(t, filepath.Join(root, "examples/thermostat")), body)
-	h := startHost(t, fmt.Sprintf(`data_dir = %q
-cache_dir = %q
-[cloud]
-endpoint = "127.0.0.1"
-port = %d
-thing_name = %q
-cert = %q
-key = %q
-root_ca = %q
-reconnect_min = "100ms"
-max_publish_rate = 0
-[[shadow.sync]]
-name = "thermostat"
-[[components]]
-manifest = %q
-`, filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), b.Port(), set.ThingName, set.Cert, set.Key, set.CA, c))
+	h := startHost(t, fmt.Sprintf("data_dir = %q\ncache_dir = %q\n%s[[shadow.sync]]\nname = \"thermostat\"\n[[components]]\nmanifest = %q\n",
+		filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), b.CloudConfig(), c))
 	applied := subscribe(t, h, "thermostat/thermostat/applied")
 	ctx := context.Background()
 	t.Cleanup(func() {

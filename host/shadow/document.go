@@ -376,8 +376,15 @@ func deltaMetadata(d any, md any) any {
 
 // equalValue compares two state values; numbers compare by value, so a
 // reported 1.0 satisfies a desired 1.
+// EqualValues reports whether two state values, decoded with json.Number
+// numbers, are equal as IoT Core compares them for the delta: numbers by
+// value, arrays element by element, objects key by key.
+func EqualValues(a, b any) bool { return equalValue(a, b) }
+
 func equalValue(a, b any) bool {
 	switch a := a.(type) {
+	case nil:
+		return b == nil
 	case json.Number:
 		b, ok := b.(json.Number)
 		return ok && numberEqual(a, b)

@@ -416,6 +416,11 @@ func validateNames(thing, name string) *Error {
 }
 
 // validName reports whether s is all [a-zA-Z0-9:_-].
+// ValidName reports whether s is made of IoT Core's thing and shadow name
+// characters, [a-zA-Z0-9:_-] (lengths are checked apart: 128 for things,
+// 64 for shadows).
+func ValidName(s string) bool { return validName(s) }
+
 func validName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/moss-edge/moss/host/shadow"
 )
 
 // A state tree here is what encoding/json decodes with UseNumber:
@@ -100,61 +102,8 @@ func clientToken(obj map[string]any) string {
 	return s
 }
 
-// equalValue compares two state values; numbers compare by value, as the
-// shadow service computes deltas, so 1.0 equals 1.
-func equalValue(a, b any) bool {
-	switch a := a.(type) {
-	case json.Number:
-		b, ok := b.(json.Number)
-		return ok && numberEqual(a, b)
-	case string:
-		b, ok := b.(string)
-		return ok && a == b
-	case bool:
-		b, ok := b.(bool)
-		return ok && a == b
-	case nil:
-		return b == nil
-	case []any:
-		b, ok := b.([]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if !equalValue(a[i], b[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		b, ok := b.(map[string]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for k, av := range a {
-			bv, ok := b[k]
-			if !ok || !equalValue(av, bv) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-func numberEqual(a, b json.Number) bool {
-	if a == b {
-		return true
-	}
-	ia, errA := strconv.ParseInt(string(a), 10, 64)
-	ib, errB := strconv.ParseInt(string(b), 10, 64)
-	if errA == nil && errB == nil {
-		return ia == ib
-	}
-	fa, errA := strconv.ParseFloat(string(a), 64)
-	fb, errB := strconv.ParseFloat(string(b), 64)
-	return errA == nil && errB == nil && fa == fb
-}
+// equalValue compares two state values as the shadow service does.
+func equalValue(a, b any) bool { return shadow.EqualValues(a, b) }
 
 // diff returns the update that turns from into to, as shadow update
 // semantics apply it: members only in from become null (deleted), members

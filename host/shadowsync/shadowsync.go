@@ -344,10 +344,10 @@ func checkShadow(sh Shadow) error {
 	switch {
 	case sh.Thing == "":
 		errs = append(errs, errors.New("no thing name"))
-	case len(sh.Thing) > 128 || !validName(sh.Thing):
+	case len(sh.Thing) > 128 || !shadow.ValidName(sh.Thing):
 		errs = append(errs, fmt.Errorf("thing name %q: want 1 to 128 characters of [a-zA-Z0-9:_-]", sh.Thing))
 	}
-	if len(sh.Name) > 64 || !validName(sh.Name) {
+	if len(sh.Name) > 64 || !shadow.ValidName(sh.Name) {
 		errs = append(errs, fmt.Errorf("shadow name %q: want up to 64 characters of [a-zA-Z0-9:_-]", sh.Name))
 	}
 	switch sh.Direction {
@@ -356,17 +356,6 @@ func checkShadow(sh Shadow) error {
 		errs = append(errs, fmt.Errorf("direction %q: want %q, %q or %q", sh.Direction, Bidirectional, DeviceToCloud, CloudToDevice))
 	}
 	return errors.Join(errs...)
-}
-
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == ':', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func key(thing, name string) string { return thing + "\x00" + name }

@@ -67,7 +67,13 @@ func Install(t testing.TB, manifestText []byte, wasmPath string) string {
 // earlier with Stop.
 func StartHost(t testing.TB, manifestPath, overrides, filter string) *Host {
 	t.Helper()
-	dir := t.TempDir()
+	return startHostIn(t, t.TempDir(), manifestPath, overrides, filter)
+}
+
+// startHostIn is StartHost on a directory of the caller's, so that a later
+// host finds the state (the shadows) an earlier one left there.
+func startHostIn(t testing.TB, dir, manifestPath, overrides, filter string) *Host {
+	t.Helper()
 	cfgFile := filepath.Join(dir, "moss.toml")
 	text := fmt.Sprintf("data_dir = %q\nadmin_socket = %q\ncache_dir = %q\n[lifecycle]\nrestart_backoff = \"10ms\"\n[[components]]\nmanifest = %q\n[components.config]\n%s",
 		filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), testwasm.CompileCacheDir(t), manifestPath, overrides)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/moss-edge/moss/host/component"
-	"github.com/moss-edge/moss/host/config"
-	"github.com/moss-edge/moss/host/daemon"
 	"github.com/moss-edge/moss/host/logs"
 	"github.com/moss-edge/moss/internal/poll"
 	"github.com/moss-edge/moss/internal/testwasm"
@@ -118,7 +115,7 @@ func RunThermostat(t testing.TB, c Component) []ThermostatStep {
 	manifestPath := Install(t, c.Manifest, c.Wasm)
 	dir := t.TempDir()
 	boot := func() *thermostatHost {
-		return &thermostatHost{Host: startHostIn(t, dir, manifestPath, "thermostat/#"), name: name}
+		return &thermostatHost{Host: startHostIn(t, dir, manifestPath, "", "thermostat/#"), name: name}
 	}
 	var steps []ThermostatStep
 
@@ -300,44 +297,4 @@ func (h *thermostatHost) stopComponent(t testing.TB) {
 	if err := h.d.Component(h.name).Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// startHostIn is StartHost on a directory of the caller's, so that a later
-// host finds the state (the shadows) an earlier one left there.
-func startHostIn(t testing.TB, dir, manifestPath, filter string) *Host {
-	t.Helper()
-	cfgFile := filepath.Join(dir, "moss.toml")
-	text := fmt.Sprintf("data_dir = %q\nadmin_socket = %q\ncache_dir = %q\n[lifecycle]\nrestart_backoff = \"10ms\"\n[[components]]\nmanifest = %q\n",
-		filepath.Join(dir, "data"), filepath.Join(dir, "admin.sock"), testwasm.CompileCacheDir(t), manifestPath)
-	if err := os.WriteFile(cfgFile, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := logs.NewBuffer(5000)
-	buf.SetLevel(slog.LevelDebug)
-	d, err := daemon.New(cfg, slog.New(buf.Handler(nil)), buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &Host{d: d, logs: buf, seen: &collector{}, done: make(chan error, 1)}
-	if err := d.Bus().Subscribe(filter, h.seen, 1); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	go func() { h.done <- d.Run(ctx) }()
-	select {
-	case <-d.Ready():
-	case err := <-h.done:
-		cancel()
-		t.Fatalf("host stopped before ready: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Cleanup(func() { h.Stop(t) })
-		t.Fatal("host not ready after 60s")
-	}
-	t.Cleanup(func() { h.Stop(t) })
-	return h
 }

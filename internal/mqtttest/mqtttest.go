@@ -419,3 +419,20 @@ func tail(s string, n int) string {
 	}
 	return "...\n" + s
 }
+
+// CloudConfig is a host configuration's [cloud] section for a link to b as
+// its device: the broker's address, the device certificate and CA, quick
+// reconnects and no publish cap. Keys of the section may follow it.
+func (b *Broker) CloudConfig() string {
+	return fmt.Sprintf(`[cloud]
+endpoint = "127.0.0.1"
+port = %d
+thing_name = %q
+cert = %q
+key = %q
+root_ca = %q
+reconnect_min = "100ms"
+reconnect_max = "1s"
+max_publish_rate = 0
+`, b.port, b.certs.ThingName, b.certs.Cert, b.certs.Key, b.certs.CA)
+}

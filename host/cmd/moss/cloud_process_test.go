@@ -78,21 +78,8 @@ func TestCloudSpoolSurvivesKill9(t *testing.T) {
 	bin := buildMoss(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
-	set := b.Certs()
 	cfg := filepath.Join(dir, "moss.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir = %q
-admin_socket = %q
-[cloud]
-endpoint = "127.0.0.1"
-port = %d
-thing_name = %q
-cert = %q
-key = %q
-root_ca = %q
-reconnect_min = "100ms"
-reconnect_max = "500ms"
-max_publish_rate = 0
-`, filepath.Join(dir, "data"), sock, b.Port(), set.ThingName, set.Cert, set.Key, set.CA)), 0o644)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\nadmin_socket = %q\n%s", filepath.Join(dir, "data"), sock, b.CloudConfig())), 0o644)
 
 	p := startMoss(t, bin, cfg, sock)
 	client := &admin.Client{Path: sock}
