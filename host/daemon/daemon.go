@@ -224,6 +224,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	defer func() { stopDeployer(); <-deployerDone }()
+	if d.cfg.Cloud.Online() {
+		if r, err := d.startRemote(d.cloud); err != nil {
+			d.log.Error("remote deployments not available", "err", err)
+		} else {
+			defer r.close(d.cloud)
+		}
+	}
 	close(d.ready)
 	d.log.Info("moss running", "components", len(specs), "admin_socket", d.cfg.AdminSocket, "data_dir", d.cfg.DataDir)
 	<-ctx.Done()
