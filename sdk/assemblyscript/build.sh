@@ -29,8 +29,18 @@ for tool in node npm; do
 		exit 127
 	fi
 done
-if [ ! -x "$sdk/node_modules/.bin/asc" ]; then
-	(cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error) >&2
+# Several builds may start at once (the tests of several packages): one
+# installs under the lock while the others wait, and a marker written after
+# npm ci finished tells a complete install from one in progress.
+if [ ! -f "$sdk/node_modules/.moss-installed" ]; then
+	exec 9>"$sdk/.install.lock"
+	flock 9
+	if [ ! -f "$sdk/node_modules/.moss-installed" ]; then
+		(cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error) >&2
+		touch "$sdk/node_modules/.moss-installed"
+	fi
+	flock -u 9
+	exec 9>&-
 fi
 src=$1
 shift
