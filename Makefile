@@ -11,7 +11,7 @@ COMPONENTS := $(addprefix $(BUILD)/components/,$(addsuffix /component.wasm.stamp
 # provides (how deps tells whether it is installed).
 APT_PKGS := wabt:wat2wasm clang:clang lld:wasm-ld wasi-libc:/usr/lib/wasm32-wasi/libc.a libclang-rt-14-dev-wasm32:/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a \
 	rustc:/usr/bin/rustc libstd-rust-dev-wasm32:/usr/lib/rustlib/wasm32-wasi/lib/self-contained/crt1-reactor.o lld-14:/usr/bin/lld-14 \
-	mosquitto:/usr/sbin/mosquitto mosquitto-clients:mosquitto_sub
+	mosquitto:/usr/sbin/mosquitto mosquitto-clients:mosquitto_sub nodejs:node npm:npm
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test check deps build components examples vet fmt-check tidy-check cross bench fuzz clean
