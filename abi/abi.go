@@ -68,7 +68,10 @@ const (
 	FuncShadowWatch  = "shadow_watch"
 	// FuncStateSave hands a snapshot to the next version during an upgrade.
 	FuncStateSave = "state_save"
-	FuncResponse  = "response"
+	// FuncDeferUpdate asks a deployment to wait before updating the
+	// component (Greengrass's DeferComponentUpdate).
+	FuncDeferUpdate = "defer_update"
+	FuncResponse    = "response"
 )
 
 // HostFunctions lists every host function of this ABI version in the order
@@ -79,7 +82,7 @@ var HostFunctions = []string{
 	FuncTimerStart, FuncTimerStop, FuncReportState, FuncSecretGet,
 	FuncCloudPublish, FuncCloudSubscribe, FuncCloudUnsubscribe,
 	FuncShadowGet, FuncShadowUpdate, FuncShadowDelete, FuncShadowList, FuncShadowWatch,
-	FuncStateSave, FuncResponse,
+	FuncStateSave, FuncDeferUpdate, FuncResponse,
 }
 
 // Code is a host function status. A host function returns a non-negative
@@ -136,6 +139,7 @@ const (
 	EventTimer   EventKind = 3 // a host timer fired: id
 	EventConfig  EventKind = 4 // configuration under a watched path changed: id, path
 	EventStop    EventKind = 5 // the instance is being stopped: reason
+	EventUpdate  EventKind = 6 // a deployment is about to update the component: version
 )
 
 // States a component may report with FuncReportState.

@@ -115,6 +115,11 @@ type StateSaveRequest struct {
 	Data []byte `cbor:"data"`
 }
 
+// DeferUpdateRequest is the request of FuncDeferUpdate.
+type DeferUpdateRequest struct {
+	Seconds uint32 `cbor:"seconds"`
+}
+
 // StopUpgrade is the stop event's reason when a new version of the
 // component replaces the instance (hot swap); the guest may hand state to
 // it with FuncStateSave.

@@ -163,6 +163,11 @@ type Info struct {
 	// SwapGap is how long the last hot swap had no instance serving: from
 	// the old instance's upgrade stop event to the new one running.
 	SwapGap time.Duration
+	// UpdateSeen is the last update notice (NotifyUpdate's number) the
+	// component has handled; DeferredUntil is when it last asked a
+	// deployment to wait until (defer_update).
+	UpdateSeen    uint64
+	DeferredUntil time.Time
 }
 
 // Component is one running component. Its methods are safe for concurrent
@@ -190,6 +195,9 @@ type Component struct {
 	cloudFilter map[uint32]string
 	changed     chan struct{} // closed and replaced on every state change
 	swapGap     time.Duration
+	updateSent  uint64 // update notices queued
+	updateSeen  uint64 // and handled
+	deferUntil  time.Time
 
 	delivered atomic.Uint64
 	dropWarn  burst
@@ -382,7 +390,7 @@ func (c *Component) Info() Info {
 		Name: c.name, Version: c.spec.Version, State: c.state, Since: c.since,
 		Restarts: c.restarts, Errors: c.errCount, LastError: c.lastErr,
 		Delivered: c.delivered.Load(), Dropped: c.mbox.Dropped(), Queued: c.mbox.Len(),
-		SwapGap: c.swapGap,
+		SwapGap: c.swapGap, UpdateSeen: c.updateSeen, DeferredUntil: c.deferUntil,
 	}
 }
 
@@ -718,7 +726,21 @@ func (c *Component) deliver(events []abi.Event) error {
 	}
 	c.batch = b
 	err := c.inst.Deliver(b)
+	var seen uint64
+	for i := range events {
+		if events[i].Kind == abi.EventUpdate {
+			seen = max(seen, uint64(events[i].ID))
+		}
+	}
 	clear(events) // let payloads go
+	if seen > 0 {
+		// Handled, or failed: either way the deployment need not wait.
+		c.mu.Lock()
+		c.updateSeen = max(c.updateSeen, seen)
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
+	}
 	if err != nil {
 		return err
 	}
@@ -752,6 +774,19 @@ func (c *Component) unsubscribeAll() {
 	for f, id := range cloudSubs {
 		c.env.Cloud.Unsubscribe(f, c, id)
 	}
+}
+
+// NotifyUpdate queues an update event (a deployment is about to update or
+// reconfigure the component to version) and returns its number: Info's
+// UpdateSeen reaches it once the component has handled it, and
+// DeferredUntil then says whether it asked to wait.
+func (c *Component) NotifyUpdate(version string) uint64 {
+	c.mu.Lock()
+	c.updateSent++
+	n := c.updateSent
+	c.mu.Unlock()
+	c.mbox.PushForce(abi.Event{Kind: abi.EventUpdate, ID: uint32(n), Version: version})
+	return n
 }
 
 // Spec returns the spec of the version the component runs, or is moving

@@ -46,6 +46,8 @@ func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
 		return nil, c.cloudUnsubscribe(req)
 	case abi.FuncStateSave:
 		return nil, c.stateSave(req)
+	case abi.FuncDeferUpdate:
+		return nil, c.deferUpdate(req)
 	case abi.FuncShadowGet:
 		return c.shadowCall(abi.FuncShadowGet, "shadow.get", "get", req)
 	case abi.FuncShadowUpdate:
@@ -377,5 +379,25 @@ func (c *Component) stateSave(req []byte) error {
 		return err
 	}
 	c.handoff = bytes.Clone(r.Data)
+	return nil
+}
+
+// deferUpdate records how long the component asks deployments to wait.
+func (c *Component) deferUpdate(req []byte) error {
+	var r abi.DeferUpdateRequest
+	if err := c.decode(abi.FuncDeferUpdate, req, &r); err != nil {
+		return err
+	}
+	if r.Seconds > 86400 {
+		return abi.Errorf(abi.ErrInvalid, "defer_update: %d seconds: at most a day (86400)", r.Seconds)
+	}
+	until := time.Time{}
+	if r.Seconds > 0 {
+		until = time.Now().Add(time.Duration(r.Seconds) * time.Second)
+		c.log.Info("component defers updates", "until", until.Format(time.TimeOnly))
+	}
+	c.mu.Lock()
+	c.deferUntil = until
+	c.mu.Unlock()
 	return nil
 }

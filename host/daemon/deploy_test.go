@@ -133,3 +133,28 @@ func TestDeploymentUpgradeAndRollback(t *testing.T) {
 		t.Fatalf("history: %v %+v", err, recs)
 	}
 }
+
+// TestDeploymentWaitsForDefer: a component that defers the update (as
+// Greengrass's DeferComponentUpdate) holds the deployment until the time it
+// asked for, then the deployment goes ahead and succeeds.
+func TestDeploymentWaitsForDefer(t *testing.T) {
+	dir := t.TempDir()
+	v1, version := counterManifests(t, dir)
+	h := startHost(t, fmt.Sprintf("data_dir = %q\ncache_dir = %q\n[[components]]\nmanifest = %q\n[components.config]\ndefer_s = 1\n",
+		filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), v1))
+	start := time.Now()
+	rec := submit(t, h, deployDoc(t, dir, "deferred", version("2.0.0"), "[update_policy]\naction = \"notify\"\ntimeout = \"30s\"\n"))
+	if rec.Status != deploy.Succeeded {
+		t.Fatalf("%s %s", rec.Status, rec.Reason)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("the deployment took %v: it did not wait for the 1 s the component asked", took)
+	}
+	waited := false
+	for _, e := range rec.Events {
+		waited = waited || strings.Contains(e.Detail, "deferred the update")
+	}
+	if !waited {
+		t.Errorf("no progress event says the update was deferred: %+v", rec.Events)
+	}
+}

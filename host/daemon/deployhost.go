@@ -79,9 +79,30 @@ func (d *Daemon) Healthy(ctx context.Context, name string, probation time.Durati
 	return err
 }
 
-// Notify implements deploy.Host. Components cannot defer an update yet:
-// every one accepts at once.
-func (d *Daemon) Notify(context.Context, []string) (time.Time, error) { return time.Time{}, nil }
+// Notify implements deploy.Host: each running component named gets an
+// update event and may defer the update (defer_update); Notify returns the
+// latest time one asked for, zero when all accept. A component that does
+// not handle the event within its call deadline (and a second) accepts.
+func (d *Daemon) Notify(ctx context.Context, names []string) (time.Time, error) {
+	var until time.Time
+	for _, name := range names {
+		c := d.Component(name)
+		if c == nil || c.Info().State != component.StateRunning {
+			continue
+		}
+		n := c.NotifyUpdate("")
+		wctx, cancel := context.WithTimeout(ctx, c.Spec().Limits.CallDeadline.Duration+time.Second)
+		info, _ := c.Wait(wctx, func(i component.Info) bool { return i.UpdateSeen >= n || i.State != component.StateRunning })
+		cancel()
+		if ctx.Err() != nil {
+			return time.Time{}, ctx.Err()
+		}
+		if info.DeferredUntil.After(time.Now()) && info.DeferredUntil.After(until) {
+			until = info.DeferredUntil
+		}
+	}
+	return until, nil
+}
 
 // openDeployer makes the component store and the deployer, and returns
 // the components to run: the set the last deployment left, or the

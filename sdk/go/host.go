@@ -33,6 +33,7 @@ const (
 	fnShadowList
 	fnShadowWatch
 	fnStateSave
+	fnDeferUpdate
 )
 
 func (f hostFunc) String() string { return abi.HostFunctions[f] }

@@ -70,3 +70,5 @@ func hostShadowList(req, resp []byte) int32 { return host.call(fnShadowList, req
 func hostShadowWatch(req, resp []byte) int32 { return host.call(fnShadowWatch, req, resp) }
 
 func hostStateSave(req, resp []byte) int32 { return host.call(fnStateSave, req, resp) }
+
+func hostDeferUpdate(req, resp []byte) int32 { return host.call(fnDeferUpdate, req, resp) }

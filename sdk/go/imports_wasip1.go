@@ -144,3 +144,8 @@ func hostShadowWatch(req, resp []byte) int32 { return wasmShadowWatch(args(req, 
 func wasmStateSave(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
 
 func hostStateSave(req, resp []byte) int32 { return wasmStateSave(args(req, resp)) }
+
+//go:wasmimport moss defer_update
+func wasmDeferUpdate(req *byte, reqLen uint32, resp *byte, respCap uint32) int32
+
+func hostDeferUpdate(req, resp []byte) int32 { return wasmDeferUpdate(args(req, resp)) }

@@ -92,6 +92,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/moss-edge/moss/abi"
 )
@@ -128,7 +129,8 @@ var g struct {
 	onStop  []func()
 
 	onUpgrade func() []byte // OnUpgrade's
-	handover  []byte        // the start event's state from the previous version
+	onUpdate  func(version string) time.Duration
+	handover  []byte // the start event's state from the previous version
 
 	timers  map[uint32]*timer
 	watches map[uint32]func(path []string)
@@ -283,6 +285,15 @@ func handle(ev *abi.Event) int32 {
 				return rcStartFailed
 			}
 		}
+	case abi.EventUpdate:
+		g.mu.Lock()
+		fn := g.onUpdate
+		g.mu.Unlock()
+		if fn != nil {
+			if d := fn(ev.Version); d > 0 {
+				deferUpdate(d)
+			}
+		}
 	case abi.EventStop:
 		g.mu.Lock()
 		fns := slices.Clone(g.onStop)
@@ -311,6 +322,8 @@ func kindName(k abi.EventKind) string {
 		return "config"
 	case abi.EventStop:
 		return "stop"
+	case abi.EventUpdate:
+		return "update"
 	}
 	return fmt.Sprintf("event kind %d", k)
 }
@@ -342,5 +355,29 @@ func saveState(data []byte) {
 	g.mu.Unlock()
 	if err != nil {
 		Log(slog.LevelError, "moss: upgrade: "+err.Error())
+	}
+}
+
+// OnUpdate registers fn to hear that a deployment is about to update or
+// reconfigure the component (version is the new version, "" when only its
+// configuration changes). fn returns how long the deployment should wait,
+// 0 to accept now: a component in the middle of work it must not lose
+// defers, as with Greengrass's DeferComponentUpdate. The deployment asks
+// again when the time is up, and goes ahead anyway once its update policy's
+// timeout has passed. Host function: defer_update.
+func OnUpdate(fn func(version string) time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.onUpdate = fn
+}
+
+func deferUpdate(d time.Duration) {
+	secs := uint64((d + time.Second - 1) / time.Second)
+	g.mu.Lock()
+	g.req = abi.AppendUint(abi.AppendText(abi.AppendMap(g.req[:0], 1), "seconds"), secs)
+	err := send(fnDeferUpdate, hostDeferUpdate)
+	g.mu.Unlock()
+	if err != nil {
+		Log(slog.LevelError, "moss: defer update: "+err.Error())
 	}
 }

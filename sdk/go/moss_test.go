@@ -152,7 +152,7 @@ func TestHostFuncTable(t *testing.T) {
 			t.Fatalf("hostFunc %d is response, which has its own import", fn)
 		}
 	}
-	if int(fnStateSave)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
+	if int(fnDeferUpdate)+2 != len(abi.HostFunctions) || abi.HostFunctions[len(abi.HostFunctions)-1] != abi.FuncResponse {
 		t.Fatalf("hostFunc constants do not cover abi.HostFunctions %q", abi.HostFunctions)
 	}
 	for fn, want := range map[hostFunc]string{
@@ -164,6 +164,7 @@ func TestHostFuncTable(t *testing.T) {
 		fnCloudSubscribe: abi.FuncCloudSubscribe, fnCloudUnsubscribe: abi.FuncCloudUnsubscribe,
 		fnShadowGet: abi.FuncShadowGet, fnShadowUpdate: abi.FuncShadowUpdate, fnShadowDelete: abi.FuncShadowDelete,
 		fnShadowList: abi.FuncShadowList, fnShadowWatch: abi.FuncShadowWatch, fnStateSave: abi.FuncStateSave,
+		fnDeferUpdate: abi.FuncDeferUpdate,
 	} {
 		if fn.String() != want {
 			t.Errorf("hostFunc %d is %q, want %q", fn, fn, want)

@@ -40,6 +40,8 @@ pub(crate) mod imports {
         // abi.HostFunctions); the SDK has no hot-swap API calling it yet.
         #[allow(dead_code)]
         pub fn state_save(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
+        #[allow(dead_code)]
+        pub fn defer_update(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
         /// Copies the pending response to ptr if it fits in cap; returns its
         /// length, or -code.
         pub fn response(ptr: *mut u8, cap: u32) -> i32;
