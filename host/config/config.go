@@ -279,11 +279,7 @@ func (c *Config) SlogLevel() slog.Level {
 }
 
 func (c *Config) validate(doc *tomlx.Doc) {
-	check := func(p tomlx.Path, fn func()) {
-		if doc.Has(p) && !doc.Failed(p) {
-			fn()
-		}
-	}
+	check := doc.Check
 	check(tomlx.Path{"data_dir"}, func() {
 		if c.DataDir == "" {
 			doc.Errorf(tomlx.Path{"data_dir"}, "data_dir is empty")

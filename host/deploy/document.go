@@ -165,22 +165,8 @@ func ValidID(s string) bool {
 }
 
 func (d *Document) validate(doc *tomlx.Doc) {
-	check := func(p tomlx.Path, fn func()) {
-		if doc.Has(p) && !doc.Failed(p) {
-			fn()
-		}
-	}
-	required := func(p tomlx.Path) {
-		parent := p[:len(p)-1]
-		if doc.Has(p) || len(parent) > 0 && doc.Has(parent) && !doc.IsTable(parent) {
-			return // present, or its parent is not even a table (already reported)
-		}
-		if len(parent) == 0 {
-			doc.Errorf(parent, "missing required key %q", p[len(p)-1])
-		} else {
-			doc.Errorf(parent, "%s: missing required key %q", parent, p[len(p)-1])
-		}
-	}
+	check := doc.Check
+	required := doc.Require
 
 	required(tomlx.Path{"id"})
 	check(tomlx.Path{"id"}, func() {

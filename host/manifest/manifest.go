@@ -177,24 +177,8 @@ func (m *Manifest) Policy() (*authz.Policy, error) {
 }
 
 func (m *Manifest) validate(doc *tomlx.Doc) {
-	// check runs fn for a key the file sets and that decoded cleanly; a key
-	// with a decoding error already has its message.
-	check := func(p tomlx.Path, fn func()) {
-		if doc.Has(p) && !doc.Failed(p) {
-			fn()
-		}
-	}
-	required := func(p tomlx.Path) {
-		parent := p[:len(p)-1]
-		if doc.Has(p) || len(parent) > 0 && doc.Has(parent) && !doc.IsTable(parent) {
-			return // present, or its parent is not even a table (already reported)
-		}
-		if len(parent) == 0 {
-			doc.Errorf(parent, "missing required key %q", p[len(p)-1])
-		} else {
-			doc.Errorf(parent, "missing required key %q in [%s]", p[len(p)-1], parent)
-		}
-	}
+	check := doc.Check
+	required := doc.Require
 
 	required(tomlx.Path{"name"})
 	check(tomlx.Path{"name"}, func() {

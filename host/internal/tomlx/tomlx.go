@@ -291,3 +291,25 @@ func ReadFile(file string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Check runs fn when the file sets p and its value decoded cleanly: a key
+// with a decoding error already has its message, and fn validates values.
+func (d *Doc) Check(p Path, fn func()) {
+	if d.Has(p) && !d.Failed(p) {
+		fn()
+	}
+}
+
+// Require reports p as missing unless the file sets it, or its parent is
+// set but is not a table (which has a message of its own).
+func (d *Doc) Require(p Path) {
+	parent := p[:len(p)-1]
+	if d.Has(p) || len(parent) > 0 && d.Has(parent) && !d.IsTable(parent) {
+		return
+	}
+	if len(parent) == 0 {
+		d.Errorf(parent, "missing required key %q", p[len(p)-1])
+	} else {
+		d.Errorf(parent, "%s: missing required key %q", parent, p[len(p)-1])
+	}
+}
