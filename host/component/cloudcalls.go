@@ -55,25 +55,16 @@ func (c *Component) cloudSubscribe(req []byte) ([]byte, error) {
 	if !c.allow("cloud.subscribe", r.Filter) {
 		return nil, abi.Errorf(abi.ErrDenied, "cloud_subscribe: no cloud.subscribe grant covering %q", r.Filter)
 	}
-	c.mu.Lock()
-	if id, ok := c.cloudSubs[r.Filter]; ok {
-		c.mu.Unlock()
-		return c.idResponse(id), nil
+	id, fresh, err := c.addSub(abi.FuncCloudSubscribe, &c.cloudSubs, r.Filter)
+	if err != nil {
+		return nil, err
 	}
-	if n := len(c.subs) + len(c.cloudSubs); n >= c.spec.Limits.MaxSubscriptions {
-		c.mu.Unlock()
-		c.limitHit("max_subscriptions", int64(c.spec.Limits.MaxSubscriptions), int64(n+1))
-		return nil, abi.Errorf(abi.ErrFull, "cloud_subscribe: max_subscriptions (%d) reached", c.spec.Limits.MaxSubscriptions)
+	if fresh {
+		if err := c.env.Cloud.Subscribe(r.Filter, c, id); err != nil {
+			c.removeSub(&c.cloudSubs, id)
+			return nil, cloudError(abi.FuncCloudSubscribe, err)
+		}
 	}
-	c.nextSub++
-	id := c.nextSub
-	c.mu.Unlock()
-	if err := c.env.Cloud.Subscribe(r.Filter, c, id); err != nil {
-		return nil, cloudError(abi.FuncCloudSubscribe, err)
-	}
-	c.mu.Lock()
-	c.cloudSubs[r.Filter], c.cloudFilter[id] = id, r.Filter
-	c.mu.Unlock()
 	return c.idResponse(id), nil
 }
 
@@ -82,11 +73,7 @@ func (c *Component) cloudUnsubscribe(req []byte) error {
 	if err := c.decode(abi.FuncCloudUnsubscribe, req, &r); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	f, ok := c.cloudFilter[r.ID]
-	delete(c.cloudFilter, r.ID)
-	delete(c.cloudSubs, f)
-	c.mu.Unlock()
+	f, ok := c.removeSub(&c.cloudSubs, r.ID)
 	if !ok {
 		return abi.Errorf(abi.ErrNotFound, "cloud_unsubscribe: no cloud subscription %d", r.ID)
 	}

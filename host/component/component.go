@@ -180,29 +180,29 @@ type Component struct {
 	mbox *mailbox.Mailbox
 	conf *conftree.Tree
 
-	mu        sync.Mutex
-	state     State
-	since     time.Time
-	restarts  int
-	errCount  int
-	errTimes  []time.Time
-	lastErr   string
-	subs      map[string]uint32 // filter -> id, stable for the component's life
-	subFilter map[uint32]string
-	nextSub   uint32
-	// Cloud subscriptions, ids from the same space as local ones.
-	cloudSubs   map[string]uint32
-	cloudFilter map[uint32]string
-	changed     chan struct{} // closed and replaced on every state change
-	swapGap     time.Duration
-	updateSent  uint64 // update notices queued
-	updateSeen  uint64 // and handled
-	deferUntil  time.Time
+	mu       sync.Mutex
+	state    State
+	since    time.Time
+	restarts int
+	errCount int
+	errTimes []time.Time
+	lastErr  string
+	// Subscriptions on the local bus and in the cloud; ids stable for the
+	// component's life, from one counter.
+	subs       subTable
+	cloudSubs  subTable
+	nextSub    uint32
+	changed    chan struct{} // closed and replaced on every state change
+	swapGap    time.Duration
+	updateSent uint64 // update notices queued
+	updateSeen uint64 // and handled
+	deferUntil time.Time
 
-	delivered atomic.Uint64
-	dropWarn  burst
-	denyWarn  burst
-	limitWarn burst
+	delivered     atomic.Uint64
+	updatesQueued atomic.Int64 // update events in the mailbox, so deliver looks for them only then
+	dropWarn      burst
+	denyWarn      burst
+	limitWarn     burst
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
@@ -234,24 +234,22 @@ func New(spec Spec, env Env) *Component {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Component{
-		name:        spec.Name,
-		spec:        spec,
-		env:         env,
-		log:         env.Logger.With("component", spec.Name),
-		mbox:        mailbox.New(spec.Limits.Mailbox),
-		conf:        conftree.New(spec.Config),
-		state:       StateInstalled,
-		since:       time.Now(),
-		subs:        make(map[string]uint32),
-		subFilter:   make(map[uint32]string),
-		cloudSubs:   make(map[string]uint32),
-		cloudFilter: make(map[uint32]string),
-		changed:     make(chan struct{}),
-		stopCh:      make(chan struct{}),
-		done:        make(chan struct{}),
-		swapCh:      make(chan *prepared),
-		logLimit:    tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
-		pubLimit:    tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
+		name:      spec.Name,
+		spec:      spec,
+		env:       env,
+		log:       env.Logger.With("component", spec.Name),
+		mbox:      mailbox.New(spec.Limits.Mailbox),
+		conf:      conftree.New(spec.Config),
+		state:     StateInstalled,
+		since:     time.Now(),
+		subs:      newSubTable(),
+		cloudSubs: newSubTable(),
+		changed:   make(chan struct{}),
+		stopCh:    make(chan struct{}),
+		done:      make(chan struct{}),
+		swapCh:    make(chan *prepared),
+		logLimit:  tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
+		pubLimit:  tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
 	}
 	return c
 }
@@ -727,9 +725,12 @@ func (c *Component) deliver(events []abi.Event) error {
 	c.batch = b
 	err := c.inst.Deliver(b)
 	var seen uint64
-	for i := range events {
-		if events[i].Kind == abi.EventUpdate {
-			seen = max(seen, uint64(events[i].ID))
+	if c.updatesQueued.Load() > 0 { // rare: the batch scan stays off the hot path
+		for i := range events {
+			if events[i].Kind == abi.EventUpdate {
+				seen = max(seen, uint64(events[i].ID))
+				c.updatesQueued.Add(-1)
+			}
 		}
 	}
 	clear(events) // let payloads go
@@ -760,18 +761,10 @@ func (c *Component) discardInstance() {
 }
 
 func (c *Component) unsubscribeAll() {
-	c.mu.Lock()
-	subs := c.subs
-	c.subs = make(map[string]uint32)
-	c.subFilter = make(map[uint32]string)
-	cloudSubs := c.cloudSubs
-	c.cloudSubs = make(map[string]uint32)
-	c.cloudFilter = make(map[uint32]string)
-	c.mu.Unlock()
-	for f, id := range subs {
+	for f, id := range c.takeSubs(&c.subs) {
 		c.env.Bus.Unsubscribe(f, c, id)
 	}
-	for f, id := range cloudSubs {
+	for f, id := range c.takeSubs(&c.cloudSubs) {
 		c.env.Cloud.Unsubscribe(f, c, id)
 	}
 }
@@ -785,6 +778,7 @@ func (c *Component) NotifyUpdate(version string) uint64 {
 	c.updateSent++
 	n := c.updateSent
 	c.mu.Unlock()
+	c.updatesQueued.Add(1)
 	c.mbox.PushForce(abi.Event{Kind: abi.EventUpdate, ID: uint32(n), Version: version})
 	return n
 }

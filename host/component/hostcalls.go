@@ -194,21 +194,13 @@ func (c *Component) subscribe(req []byte) ([]byte, error) {
 
 // subscribeFilter adds a local-bus subscription the caller has authorised.
 func (c *Component) subscribeFilter(fn, filter string) ([]byte, error) {
-	c.mu.Lock()
-	id, ok := c.subs[filter]
-	if !ok {
-		if n := len(c.subs) + len(c.cloudSubs); n >= c.spec.Limits.MaxSubscriptions {
-			c.mu.Unlock()
-			c.limitHit("max_subscriptions", int64(c.spec.Limits.MaxSubscriptions), int64(n+1))
-			return nil, abi.Errorf(abi.ErrFull, "%s: max_subscriptions (%d) reached", fn, c.spec.Limits.MaxSubscriptions)
-		}
-		c.nextSub++
-		id = c.nextSub
-		c.subs[filter], c.subFilter[id] = id, filter
+	id, fresh, err := c.addSub(fn, &c.subs, filter)
+	if err != nil {
+		return nil, err
 	}
-	c.mu.Unlock()
-	if !ok {
+	if fresh {
 		if err := c.env.Bus.Subscribe(filter, c, id); err != nil {
+			c.removeSub(&c.subs, id)
 			return nil, abi.Errorf(abi.ErrInvalid, "%s: %v", fn, err)
 		}
 	}
@@ -220,11 +212,7 @@ func (c *Component) unsubscribe(req []byte) error {
 	if err := c.decode(abi.FuncUnsubscribe, req, &r); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	f, ok := c.subFilter[r.ID]
-	delete(c.subFilter, r.ID)
-	delete(c.subs, f)
-	c.mu.Unlock()
+	f, ok := c.removeSub(&c.subs, r.ID)
 	if !ok {
 		return abi.Errorf(abi.ErrNotFound, "unsubscribe: no subscription %d", r.ID)
 	}
