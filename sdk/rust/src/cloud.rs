@@ -8,7 +8,7 @@
 
 use crate::error::Result;
 use crate::host::{self, imports};
-use crate::{runtime, Message};
+use crate::Message;
 
 /// A quality of service for [`publish`]. AWS IoT Core has no QoS 2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,15 +65,7 @@ impl Subscription {
     /// Ends the subscription: its handler is not called again. Errors:
     /// [`Code::NotFound`](crate::Code::NotFound).
     pub fn unsubscribe(self) -> Result<()> {
-        runtime::remove_sub(self.id);
-        host::call(
-            "cloud_unsubscribe",
-            imports::cloud_unsubscribe,
-            |e| {
-                e.map(1).text("id").uint(self.id as u64);
-            },
-            host::no_response,
-        )
+        host::unsubscribe_with("cloud_unsubscribe", imports::cloud_unsubscribe, self.id)
     }
 }
 
@@ -88,14 +80,6 @@ impl Subscription {
 /// (the component's subscriptions, or IoT Core's 50 per connection),
 /// [`Code::Unavailable`](crate::Code::Unavailable) (a host without a cloud link).
 pub fn subscribe(filter: &str, f: impl FnMut(&Message<'_>) + 'static) -> Result<Subscription> {
-    let id = host::call(
-        "cloud_subscribe",
-        imports::cloud_subscribe,
-        |e| {
-            e.map(1).text("filter").text(filter);
-        },
-        host::read_id("cloud_subscribe"),
-    )?;
-    runtime::put_sub(id, Box::new(f));
+    let id = host::subscribe_with("cloud_subscribe", imports::cloud_subscribe, filter, Box::new(f))?;
     Ok(Subscription { id })
 }

@@ -223,3 +223,37 @@ pub(crate) fn put_dotted(e: &mut Encoder, path: &str) {
         }
     }
 }
+
+/// Subscribes with `f` (subscribe or cloud_subscribe) and registers the
+/// handler under the id the host gives.
+pub(crate) fn subscribe_with(
+    name: &'static str,
+    f: HostFn,
+    filter: &str,
+    handler: crate::runtime::MessageFn,
+) -> Result<u32> {
+    let id = call(
+        name,
+        f,
+        |e| {
+            e.map(1).text("filter").text(filter);
+        },
+        read_id(name),
+    )?;
+    crate::runtime::put_sub(id, handler);
+    Ok(id)
+}
+
+/// Forgets the handler of `id` and ends the subscription with `f`
+/// (unsubscribe or cloud_unsubscribe).
+pub(crate) fn unsubscribe_with(name: &'static str, f: HostFn, id: u32) -> Result<()> {
+    crate::runtime::remove_sub(id);
+    call(
+        name,
+        f,
+        |e| {
+            e.map(1).text("id").uint(id as u64);
+        },
+        no_response,
+    )
+}

@@ -326,15 +326,7 @@ impl Subscription {
     /// Ends the subscription: its handler is not called again, even for
     /// messages already queued. Errors: [`Code::NotFound`].
     pub fn unsubscribe(self) -> Result<()> {
-        runtime::remove_sub(self.id);
-        host::call(
-            "unsubscribe",
-            imports::unsubscribe,
-            |e| {
-                e.map(1).text("id").uint(self.id as u64);
-            },
-            host::no_response,
-        )
+        host::unsubscribe_with("unsubscribe", imports::unsubscribe, self.id)
     }
 }
 
@@ -345,15 +337,7 @@ impl Subscription {
 /// Errors: [`Code::Invalid`] (a bad filter), [`Code::Denied`],
 /// [`Code::Full`].
 pub fn subscribe(filter: &str, f: impl FnMut(&Message<'_>) + 'static) -> Result<Subscription> {
-    let id = host::call(
-        "subscribe",
-        imports::subscribe,
-        |e| {
-            e.map(1).text("filter").text(filter);
-        },
-        host::read_id("subscribe"),
-    )?;
-    runtime::put_sub(id, Box::new(f));
+    let id = host::subscribe_with("subscribe", imports::subscribe, filter, Box::new(f))?;
     Ok(Subscription { id })
 }
 
