@@ -554,7 +554,8 @@ func (c *Component) runInstance() error {
 	if c.guest.finished {
 		return nil
 	}
-	c.setState(StateRunning)
+	// Logged before the state changes, so that whoever waits for RUNNING
+	// finds the line already written (the daemon starts dependents then).
 	if !c.swapStart.IsZero() {
 		gap := time.Since(c.swapStart)
 		c.mu.Lock()
@@ -565,6 +566,7 @@ func (c *Component) runInstance() error {
 	} else {
 		c.log.Info("component running", "version", c.spec.Version, "memory_kib", inst.MemorySize()>>10)
 	}
+	c.setState(StateRunning)
 	for {
 		select {
 		case <-c.stopCh:
