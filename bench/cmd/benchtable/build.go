@@ -82,6 +82,7 @@ func wat(src, outDir string) ([]byte, error) {
 
 // guest is a built guest (Go or C) and its manifest text.
 type guest struct {
+	name     string // its directory under bench/guests: "sink", "sink-c"
 	wasm     string // path of the .wasm file
 	manifest string // the component.toml from bench/guests/<name>
 	mailbox  int    // its limits.mailbox
@@ -139,5 +140,5 @@ func loadGuest(root, dir, name string) (guest, error) {
 	if err != nil {
 		return guest{}, err
 	}
-	return guest{wasm: out, manifest: string(m), mailbox: parsed.Limits.Mailbox}, nil
+	return guest{name: name, wasm: out, manifest: string(m), mailbox: parsed.Limits.Mailbox}, nil
 }

@@ -24,6 +24,17 @@ func goBench(root, pkg, pattern, benchtime string, count int, args ...string) (m
 	if err != nil {
 		return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(cmdArgs, " "), err, tailLines(out, 40))
 	}
+	res := parseBench(out)
+	if len(res) == 0 {
+		return nil, fmt.Errorf("go test -bench %s %s printed no benchmark line:\n%s", pattern, pkg, tailLines(out, 40))
+	}
+	return res, nil
+}
+
+// parseBench reads the benchmark lines of `go test -bench` output:
+// result[benchmark][unit] holds one value per line printed for the
+// benchmark (its name without the GOMAXPROCS suffix).
+func parseBench(out []byte) map[string]map[string][]float64 {
 	res := map[string]map[string][]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
@@ -44,10 +55,7 @@ func goBench(root, pkg, pattern, benchtime string, count int, args ...string) (m
 			}
 		}
 	}
-	if len(res) == 0 {
-		return nil, fmt.Errorf("go test -bench %s %s printed no benchmark line:\n%s", pattern, pkg, tailLines(out, 40))
-	}
-	return res, nil
+	return res
 }
 
 func tailLines(b []byte, n int) string {

@@ -6,10 +6,11 @@
 //
 // Every figure is the median of -runs runs (at least 5 by default), and the
 // runs of figures that are compared (the two engines, cold and warm start,
-// 0 and 10 components, Moss and the baseline) alternate, so that they are
-// measured side by side. Everything runs on loopback: in-process hosts, a
-// `moss run` child process with a Unix admin socket, the baseline's
-// processes on a Unix socket, and temporary directories removed at the end.
+// Go and C guests, 0 to 1,000 idle components, 10 to 10,000 subscriptions,
+// Moss and the baseline) alternate, so that they are measured side by side.
+// Everything runs on loopback: in-process hosts, `moss run` child processes
+// with a Unix admin socket, the baseline's processes on a Unix socket, and
+// temporary directories removed at the end.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,7 +41,7 @@ func main() {
 	benchtime := flag.Duration("benchtime", 500*time.Millisecond, "duration of each micro-benchmark run")
 	out := flag.String("out", "bench/RESULTS.md", "file the table is written to, relative to the module root (empty: none)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (host data, logs, built guests)")
-	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, pubsub, startup, rss, baseline, cloud, shadow, swap (default: all)")
+	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, routing, pubsub, startup, rss, scale, baseline, cloud, shadow, swap (default: all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	// testing.Benchmark reads its duration from the testing flags, which a
 	// program must register itself.
@@ -148,9 +150,14 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var sinkC guest
-	if want("pubsub") || want("rss") {
+	var sinkC, pubC guest
+	if want("pubsub") || want("rss") || want("scale") {
 		if sinkC, err = loadGuest(root, work, "sink-c"); err != nil {
+			return "", err
+		}
+	}
+	if want("pubsub") {
+		if pubC, err = loadGuest(root, work, "pub-c"); err != nil {
 			return "", err
 		}
 	}
@@ -194,6 +201,15 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		}
 	}
 
+	// 4b: routing as the subscriptions grow.
+	if want("routing") {
+		ns, allocs, err := runRouting(root, work, flag.Lookup("test.benchtime").Value.String(), runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows, routingRows(ns, allocs)...)
+	}
+
 	// 1: pub/sub through a real host, and the process-per-component
 	// baseline's pub/sub, their runs alternating.
 	var cmp []cmpRow
@@ -222,21 +238,51 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 				defer base.close()
 				alt = func(run int) error { return base.run(ctx, run, runs, progress) }
 			}
-			var moss *pubsubResult
+			var moss []mossPubSub // Go guests, then C guests
 			if want("pubsub") {
-				r, err := runPubSub(work, warmCache, &pub, sink, n, c, runs, progress, alt)
+				// Go guests, (1 -> 1 only) the Go publisher with the C
+				// sink, and C guests: one host each, all up at once, so
+				// that their runs alternate with each other and with the
+				// baseline's.
+				scenarios := []struct {
+					guests    string
+					pub, sink guest
+					compared  bool // with the baseline
+				}{{"Go guests", pub, sink, true}, {"Go publisher -> C sink", pub, sinkC, false}, {"C guests", pubC, sinkC, true}}
+				if n > 1 {
+					scenarios = slices.Delete(scenarios, 1, 2)
+				}
+				var hosts []*pubsubHost
+				for _, sc := range scenarios {
+					h, err := startPubSub(work, warmCache, fmt.Sprintf("1->%d %s", n, sc.guests), &sc.pub, sc.sink, n, c)
+					if err != nil {
+						for _, h := range hosts {
+							h.close(progress)
+						}
+						return "", err
+					}
+					hosts = append(hosts, h)
+				}
+				err := alternate(hosts, runs, progress, alt)
+				for _, h := range hosts {
+					h.close(progress)
+				}
 				if err != nil {
 					return "", err
 				}
-				r.mailbox = sink.mailbox
-				rows = append(rows, pubsubRow(r, "Go guests"))
-				moss = r
+				for i, sc := range scenarios {
+					rows = append(rows, pubsubRow(hosts[i].res, sc.guests))
+					if sc.compared {
+						moss = append(moss, mossPubSub{sc.guests, fmt.Sprintf("%s -> %s", sc.pub.name, sc.sink.name), hosts[i].res})
+					}
+				}
 			} else {
 				for run := range runs + 1 {
 					if err := alt(run); err != nil {
 						return "", err
 					}
 				}
+				moss = []mossPubSub{{guests: "Go guests"}, {guests: "C guests"}}
 			}
 			if base != nil {
 				base.close()
@@ -245,23 +291,13 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 					ackRates = base.modes[0].rates
 				}
 			}
-			if n == 1 && want("pubsub") {
-				// The same with the C sink, right after the Go
-				// one, so that the two are measured side by side.
-				r, err := runPubSub(work, warmCache, &pub, sinkC, n, c, runs, progress, nil)
-				if err != nil {
-					return "", err
-				}
-				r.mailbox = sinkC.mailbox
-				rows = append(rows, pubsubRow(r, "Go publisher -> C sink"))
-			}
 		}
 	}
 	if want("pubsub") {
 		warmCache := filepath.Join(work, "cache")
 		// The two halves of 1 -> 1 on their own, to show which one
 		// limits it.
-		r, err := runPubSub(work, warmCache, &pub, sink, 0, count, runs, progress, nil)
+		r, err := runPubSub(work, warmCache, "pub alone", &pub, sink, 0, count, runs, progress)
 		if err != nil {
 			return "", err
 		}
@@ -274,7 +310,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		// The harness cannot be slowed down, so it publishes no more
 		// than the sink's mailbox holds.
 		c := min(count, sink.mailbox-1000)
-		r, err = runPubSub(work, warmCache, nil, sink, 1, c, runs, progress, nil)
+		r, err = runPubSub(work, warmCache, "sink alone", nil, sink, 1, c, runs, progress)
 		if err != nil {
 			return "", err
 		}
@@ -324,43 +360,57 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		)
 	}
 
-	// 6: memory, in a separate `moss run` process.
+	// 6: memory, in separate `moss run` processes, and 7: how memory and
+	// start time grow with the number of idle components. Their runs
+	// alternate in one loop, which measures each configuration once.
 	var baseMem *baselineRSS
 	var baseAlt func(run int) error
 	if want("baseline") {
 		baseMem = &baselineRSS{}
 		baseAlt = func(run int) error { return baseMem.run(ctx, baseBin, run, runs, progress) }
 	}
-	var rssGo, rssC []float64 // Moss with 10 idle Go and C components
+	var sets []hostSet
 	if want("rss") {
-		rss0, rss10s, hwm10s, err := runRSS(root, work, []guest{sink, sinkC}, runs, progress, baseAlt)
+		sets = append(sets, hostSet{sink.name, 10}, hostSet{sinkC.name, 10})
+	}
+	if want("scale") {
+		sets = append(sets, scaleSets(sink, sinkC, sets)...)
+	}
+	var rssGo, rssC []float64 // Moss with 10 idle Go and C components
+	if len(sets) > 0 {
+		res, err := runRSS(root, work, []guest{sink, sinkC}, sets, runs, progress, baseAlt)
 		if err != nil {
 			return "", err
 		}
-		rssGo, rssC = rss10s[0], rss10s[1]
-		rss10, hwm10 := rss10s[0], hwm10s[0]
-		per := (median(rss10) - median(rss0)) / 10
-		hwmC := hwm10s[1]
-		perC := (median(rssC) - median(rss0)) / 10
-		const goal = 20e6 // the goal: 10 idle C or Rust components plus the host in at most 20 MB
-		verdict := "meets"
-		if median(rssC) > goal {
-			verdict = "**misses**"
+		rss0 := rssOf(res[hostSet{}])
+		if want("rss") {
+			rssGo, rssC = rssOf(res[hostSet{sink.name, 10}]), rssOf(res[hostSet{sinkC.name, 10}])
+			hwm10, hwmC := hwmOf(res[hostSet{sink.name, 10}]), hwmOf(res[hostSet{sinkC.name, 10}])
+			per := (median(rssGo) - median(rss0)) / 10
+			perC := (median(rssC) - median(rss0)) / 10
+			const goal = 20e6 // the goal: 10 idle C or Rust components plus the host in at most 20 MB
+			verdict := "meets"
+			if median(rssC) > goal {
+				verdict = "**misses**"
+			}
+			mem := ""
+			if sinkMemory > 0 {
+				mem = fmt.Sprintf(" (the sink's linear memory after its start event: %s)", fmtBytes(float64(sinkMemory)))
+			}
+			rows = append(rows,
+				row{figure: "RSS of `moss run`, 0 components", value: fmtBytes(median(rss0)),
+					notes: fmt.Sprintf("VmRSS %v after the admin socket answers; spread %s", settle, spread(rss0))},
+				row{figure: "RSS of `moss run` + 10 idle Go components", value: fmtBytes(median(rssGo)),
+					notes: fmt.Sprintf("10 copies of the sink manifest (one wasm, compiled once, 10 instances), VmRSS %v after `moss list` shows all RUNNING; %s per component%s; peak (VmHWM) %s; spread %s",
+						settle, fmtBytes(per), mem, fmtBytes(median(hwm10)), spread(rssGo))},
+				row{figure: "RSS of `moss run` + 10 idle C components", value: fmtBytes(median(rssC)),
+					notes: fmt.Sprintf("10 copies of the sink-c manifest (the sink in C, %s wasm, 1 MiB memory limit), measured the same way, alternating with the rows above; %s per component (Go: %s); %s the goal of at most 20 MB (%s) for 10 idle C or Rust components plus the host; peak (VmHWM) %s; spread %s",
+						fmtBytes(fileSize(sinkC.wasm)), fmtBytes(perC), fmtBytes(per), verdict, fmtBytes(goal), fmtBytes(median(hwmC)), spread(rssC))},
+			)
 		}
-		mem := ""
-		if sinkMemory > 0 {
-			mem = fmt.Sprintf(" (the sink's linear memory after its start event: %s)", fmtBytes(float64(sinkMemory)))
+		if want("scale") {
+			rows = append(rows, scaleRows(res, sink, sinkC)...)
 		}
-		rows = append(rows,
-			row{figure: "RSS of `moss run`, 0 components", value: fmtBytes(median(rss0)),
-				notes: fmt.Sprintf("VmRSS %v after the admin socket answers; spread %s", settle, spread(rss0))},
-			row{figure: "RSS of `moss run` + 10 idle Go components", value: fmtBytes(median(rss10)),
-				notes: fmt.Sprintf("10 copies of the sink manifest (one wasm, compiled once, 10 instances), VmRSS %v after `moss list` shows all RUNNING; %s per component%s; peak (VmHWM) %s; spread %s",
-					settle, fmtBytes(per), mem, fmtBytes(median(hwm10)), spread(rss10))},
-			row{figure: "RSS of `moss run` + 10 idle C components", value: fmtBytes(median(rssC)),
-				notes: fmt.Sprintf("10 copies of the sink-c manifest (the sink in C, %s wasm, 1 MiB memory limit), measured the same way, alternating with the rows above; %s per component (Go: %s); %s the goal of at most 20 MB (%s) for 10 idle C or Rust components plus the host; peak (VmHWM) %s; spread %s",
-					fmtBytes(fileSize(sinkC.wasm)), fmtBytes(perC), fmtBytes(per), verdict, fmtBytes(goal), fmtBytes(median(hwmC)), spread(rssC))},
-		)
 	} else if baseMem != nil {
 		for run := range runs {
 			if err := baseAlt(run); err != nil {

@@ -31,22 +31,36 @@ type stamp struct {
 	at  time.Time
 }
 
-// runPubSub starts a host with the pub guest and nsinks sink guests (one
-// component each, the same wasm), then times runs: the harness publishes
-// bench/go, pub publishes count messages on bench/data, and each sink
-// publishes bench/done when it has all of them. A run lasts from the
-// publish of bench/go to the last bench/done. The first run is a warm-up
-// and is not counted.
+// pubsubHost is a host running one scenario of figure 1 (a publisher and
+// nsinks sinks) and the runs measured on it so far. Several can be up at
+// once, so that the runs of the scenarios compared alternate.
+type pubsubHost struct {
+	name   string // for the progress lines: "1->1 Go guests"
+	h      *inProcessHost
+	pub    *guest
+	sinks  []*component.Component
+	doneCh chan stamp
+	sentCh chan stamp
+	unsub  []func()
+	res    *pubsubResult
+}
+
+// startPubSub starts a host with the pub guest and nsinks sink guests (one
+// component each, the same wasm) for runs of count messages: the harness
+// publishes bench/go, pub publishes count messages on bench/data, and each
+// sink publishes bench/done when it has all of them. A run lasts from the
+// publish of bench/go to the last bench/done.
 //
 // With nsinks 0 nobody subscribes to bench/data and a run ends at pub's
 // bench/sent: that is the publishing side alone. With a nil pub the harness
 // publishes the messages itself, from Go, through the daemon's bus: that is
 // the receiving side alone.
-//
-// alt, if not nil, is called after each run (0, the warm-up, too) with the
-// run's number: the baseline's runs, so that the two alternate.
-func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, runs int, progress func(string), alt func(run int) error) (*pubsubResult, error) {
-	dir := filepath.Join(work, fmt.Sprintf("pubsub-%d-%v", nsinks, pub != nil))
+func startPubSub(work, cacheDir, name string, pub *guest, sink guest, nsinks, count int) (_ *pubsubHost, err error) {
+	pubName := "harness"
+	if pub != nil {
+		pubName = pub.name
+	}
+	dir := filepath.Join(work, fmt.Sprintf("pubsub-%s-%s-%d", pubName, sink.name, nsinks))
 	var comps []compRef
 	var names []string
 	for i := range nsinks {
@@ -73,28 +87,32 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 	if err != nil {
 		return nil, err
 	}
-	doneCh := make(chan stamp, 4*nsinks)
-	sentCh := make(chan stamp, 4)
+	p := &pubsubHost{
+		name: name, h: h, pub: pub,
+		doneCh: make(chan stamp, 4*nsinks), sentCh: make(chan stamp, 4),
+		res: &pubsubResult{sinks: nsinks, count: count, mailbox: sink.mailbox},
+	}
+	defer func() {
+		if err != nil {
+			p.close(nil)
+		}
+	}()
 	record := func(ch chan stamp) func(string, []byte) {
-		return func(_ string, p []byte) {
+		return func(_ string, b []byte) {
 			at := time.Now()
-			if len(p) >= 4 {
-				ch <- stamp{binary.LittleEndian.Uint32(p), at}
+			if len(b) >= 4 {
+				ch <- stamp{binary.LittleEndian.Uint32(b), at}
 			}
 		}
 	}
-	unsubDone, err := h.d.Subscribe("bench/done", record(doneCh))
-	if err != nil {
-		return nil, err
+	for topic, ch := range map[string]chan stamp{"bench/done": p.doneCh, "bench/sent": p.sentCh} {
+		unsub, err := h.d.Subscribe(topic, record(ch))
+		if err != nil {
+			return nil, err
+		}
+		p.unsub = append(p.unsub, unsub)
 	}
-	defer unsubDone()
-	unsubSent, err := h.d.Subscribe("bench/sent", record(sentCh))
-	if err != nil {
-		return nil, err
-	}
-	defer unsubSent()
 	h.run()
-	defer h.stop()
 	if err := h.waitReady(2 * time.Minute); err != nil {
 		return nil, err
 	}
@@ -103,83 +121,116 @@ func runPubSub(work, cacheDir string, pub *guest, sink guest, nsinks, count, run
 			return nil, fmt.Errorf("component %s is %s, not RUNNING: %s\n%s", c.Name, c.State, c.LastError, h.log.String())
 		}
 	}
-	sinks := make([]*component.Component, nsinks)
+	p.sinks = make([]*component.Component, nsinks)
 	for i, n := range names {
-		sinks[i] = h.d.Component(n)
+		p.sinks[i] = h.d.Component(n)
 	}
-	res := &pubsubResult{sinks: nsinks, count: count}
+	return p, nil
+}
+
+// run makes one run; run 0 is a warm-up and is not counted.
+func (p *pubsubHost) run(run, runs int, progress func(string)) error {
+	h, res, nsinks, count := p.h, p.res, p.res.sinks, p.res.count
+	var dropBefore uint64
+	for _, s := range p.sinks {
+		dropBefore += s.Info().Dropped
+	}
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	sys0 := machineBusy()
+	var runBuf [4]byte
+	binary.LittleEndian.PutUint32(runBuf[:], uint32(run))
+	start := time.Now()
+	if p.pub != nil {
+		if err := h.d.Publish("bench/go", runBuf[:]); err != nil {
+			return err
+		}
+	} else {
+		// What pub does, from Go: a fresh 256-byte payload per
+		// message, as the host's publish function copies it out
+		// of guest memory.
+		for i := range count {
+			b := make([]byte, 256)
+			copy(b, runBuf[:])
+			binary.LittleEndian.PutUint32(b[4:], uint32(i))
+			if err := h.d.Publish("bench/data", b); err != nil {
+				return err
+			}
+		}
+		p.sentCh <- stamp{uint32(run), time.Now()}
+	}
+	end, lost, err := waitRun(uint32(run), nsinks, p.doneCh, p.sentCh, p.sinks, dropBefore, h.failed)
+	if err != nil {
+		return fmt.Errorf("pub/sub %s, run %d: %w\n%s", p.name, run, err, h.log.String())
+	}
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	sys1 := machineBusy()
+	elapsed := end.Sub(start)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	deliveries := float64(count*max(nsinks, 1)) - float64(lost)
+	rate := deliveries / elapsed.Seconds()
+	label := "warm-up"
+	if run > 0 {
+		label = fmt.Sprintf("run %d/%d", run, runs)
+		res.rates = append(res.rates, rate)
+		res.nsPer = append(res.nsPer, float64(elapsed.Nanoseconds())/deliveries)
+		res.cpu = append(res.cpu, cpu.Seconds()/elapsed.Seconds())
+		res.machineCPU = append(res.machineCPU, (sys1-sys0).Seconds()/elapsed.Seconds())
+		res.dropped += lost
+		if lost > 0 {
+			res.incomplete++
+		}
+	}
+	progress(fmt.Sprintf("pub/sub %s %s: %d msgs in %v, %s deliveries/s, dropped %d, CPU %.2f cores (machine %.2f)",
+		p.name, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost,
+		cpu.Seconds()/elapsed.Seconds(), (sys1-sys0).Seconds()/elapsed.Seconds()))
+	return nil
+}
+
+// close stops the host and shows what it logged, if anything.
+func (p *pubsubHost) close(progress func(string)) {
+	for _, u := range p.unsub {
+		u()
+	}
+	p.unsub = nil
+	_ = p.h.stop()
+	if l := p.h.log.String(); l != "" && progress != nil {
+		progress(fmt.Sprintf("host warnings during pub/sub %s:\n%s", p.name, truncate(l, 4000)))
+	}
+}
+
+// alternate makes runs+1 runs (the first a warm-up) of every host in turn,
+// calling alt, if not nil, after each round with its number: the
+// baseline's runs, so that all of them alternate.
+func alternate(hosts []*pubsubHost, runs int, progress func(string), alt func(run int) error) error {
 	for run := range runs + 1 {
-		var dropBefore uint64
-		for _, s := range sinks {
-			dropBefore += s.Info().Dropped
-		}
-		var ru0 syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-		sys0 := machineBusy()
-		var runBuf [4]byte
-		binary.LittleEndian.PutUint32(runBuf[:], uint32(run))
-		start := time.Now()
-		if pub != nil {
-			if err := h.d.Publish("bench/go", runBuf[:]); err != nil {
-				return nil, err
-			}
-		} else {
-			// What pub does, from Go: a fresh 256-byte payload per
-			// message, as the host's publish function copies it out
-			// of guest memory.
-			for i := range count {
-				p := make([]byte, 256)
-				copy(p, runBuf[:])
-				binary.LittleEndian.PutUint32(p[4:], uint32(i))
-				if err := h.d.Publish("bench/data", p); err != nil {
-					return nil, err
-				}
-			}
-			sentCh <- stamp{uint32(run), time.Now()}
-		}
-		end, lost, err := waitRun(uint32(run), nsinks, doneCh, sentCh, sinks, dropBefore, h.failed)
-		if err != nil {
-			return nil, fmt.Errorf("run %d: %w\n%s", run, err, h.log.String())
-		}
-		var ru1 syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-		sys1 := machineBusy()
-		elapsed := end.Sub(start)
-		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-		deliveries := float64(count*max(nsinks, 1)) - float64(lost)
-		rate := deliveries / elapsed.Seconds()
-		label := "warm-up"
-		if run > 0 {
-			label = fmt.Sprintf("run %d/%d", run, runs)
-			res.rates = append(res.rates, rate)
-			res.nsPer = append(res.nsPer, float64(elapsed.Nanoseconds())/deliveries)
-			res.cpu = append(res.cpu, cpu.Seconds()/elapsed.Seconds())
-			res.machineCPU = append(res.machineCPU, (sys1-sys0).Seconds()/elapsed.Seconds())
-			res.dropped += lost
-			if lost > 0 {
-				res.incomplete++
+		for _, p := range hosts {
+			if err := p.run(run, runs, progress); err != nil {
+				return err
 			}
 		}
-		scenario := fmt.Sprintf("pub/sub 1->%d", nsinks)
-		switch {
-		case nsinks == 0:
-			scenario = "pub alone"
-		case pub == nil:
-			scenario = "sink alone"
-		}
-		progress(fmt.Sprintf("%s %s: %d msgs in %v, %s deliveries/s, dropped %d, CPU %.2f cores (machine %.2f)",
-			scenario, label, count, elapsed.Round(time.Millisecond), fmtRate(rate), lost,
-			cpu.Seconds()/elapsed.Seconds(), (sys1-sys0).Seconds()/elapsed.Seconds()))
 		if alt != nil {
 			if err := alt(run); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if l := h.log.String(); l != "" {
-		progress("host warnings during pub/sub runs:\n" + truncate(l, 4000))
+	return nil
+}
+
+// runPubSub measures one scenario on its own (see startPubSub): a warm-up
+// and runs measured runs.
+func runPubSub(work, cacheDir, name string, pub *guest, sink guest, nsinks, count, runs int, progress func(string)) (*pubsubResult, error) {
+	p, err := startPubSub(work, cacheDir, name, pub, sink, nsinks, count)
+	if err != nil {
+		return nil, err
 	}
-	return res, nil
+	defer p.close(progress)
+	if err := alternate([]*pubsubHost{p}, runs, progress, nil); err != nil {
+		return nil, err
+	}
+	return p.res, nil
 }
 
 // machineBusy is the CPU time all processes on the machine have used since
