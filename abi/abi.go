@@ -37,6 +37,10 @@ const (
 	ExportInitialize = "_initialize"
 	// ExportMemory is the linear memory the host reads requests from.
 	ExportMemory = "memory"
+	// ExportInterrupt is reserved: the host adds a global of that name to
+	// every module it compiles, to stop a call past its deadline. A module
+	// that exports the name itself is refused.
+	ExportInterrupt = "moss_interrupt"
 )
 
 // Host functions, all of the form

@@ -75,23 +75,35 @@ type Instance struct {
 	handler  Handler
 	dog      *watchdog
 
-	ctx      context.Context
-	kill     context.CancelFunc // cancels ctx: how the watchdog stops a call
-	mod      api.Module
-	mem      api.Memory
-	onEvents api.Function
-	evBuffer api.Function
-	stack    []uint64
-	evPtr    uint32
-	evCap    uint32
+	ctx       context.Context
+	cancel    context.CancelFunc // cancels ctx
+	interrupt api.MutableGlobal  // the module's interrupt flag (nil under the interpreter)
+	mod       api.Module
+	mem       api.Memory
+	onEvents  api.Function
+	evBuffer  api.Function
+	stack     []uint64
+	evPtr     uint32
+	evCap     uint32
 
 	alloc      *cappedAllocator
 	pending    []byte
 	hasPending bool
 	closed     bool
 
-	callStart atomic.Int64 // unix nanos of the running call, 0 when idle
-	killed    atomic.Bool  // set by the watchdog
+	callStart    atomic.Int64 // unix nanos of the running call, 0 when idle
+	callDeadline atomic.Int64 // the running call's deadline, in nanoseconds
+	killed       atomic.Bool  // set by the watchdog
+}
+
+// kill stops the running call: the guest traps at its next interrupt check
+// (interrupt.go) or, under the interpreter, at wazero's next termination
+// check, which watches ctx. Called from the watchdog's goroutine.
+func (i *Instance) kill() {
+	i.cancel()
+	if i.interrupt != nil {
+		i.interrupt.Set(1)
+	}
 }
 
 type instanceKey struct{}
@@ -125,15 +137,17 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 		stack:    make([]uint64, 2),
 	}
 	// One context per instance for all calls: it carries the instance to
-	// the host functions without a per-call allocation, and cancelling it
-	// is how the watchdog stops an overrunning call. wazero watches the
-	// context of every call anyway (WithCloseOnContextDone), and on
-	// cancellation closes the module without releasing its memory while
-	// the guest may still be running; Module.CloseWithExitCode from another
-	// goroutine would release it under the running guest (a data race, and
-	// a later memory.grow would bypass the memory cap).
+	// the host functions without a per-call allocation. Under the
+	// interpreter, cancelling it is how the watchdog stops an overrunning
+	// call: wazero watches the context of every call there
+	// (WithCloseOnContextDone) and on cancellation closes the module
+	// without releasing its memory while the guest may still be running;
+	// Module.CloseWithExitCode from another goroutine would release it
+	// under the running guest (a data race, and a later memory.grow would
+	// bypass the memory cap). Compiled modules are stopped through their
+	// interrupt global instead (interrupt.go).
 	var base context.Context
-	base, i.kill = context.WithCancel(context.Background())
+	base, i.cancel = context.WithCancel(context.Background())
 	i.ctx = context.WithValue(base, instanceKey{}, i)
 	stdout, stderr := cfg.Stdout, cfg.Stderr
 	if stdout == nil {
@@ -146,9 +160,11 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 	e.seq++
 	modName := fmt.Sprintf("%s#%d", cfg.Name, e.seq)
 	e.mu.Unlock()
+	// The initialiser is called below, as any other call under the
+	// watchdog, once the interrupt global can be reached.
 	mc := wazero.NewModuleConfig().
 		WithName(modName).
-		WithStartFunctions(abi.ExportInitialize).
+		WithStartFunctions().
 		WithStdout(stdout).
 		WithStderr(stderr)
 	if cfg.Caps.Clock {
@@ -169,24 +185,35 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 	}
 
 	i.alloc = &cappedAllocator{limit: cfg.MemoryLimit}
-	initDeadline := max(cfg.Deadline, minInitDeadline)
-	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(i.ctx, i.alloc), initDeadline)
-	mod, err := e.rt.InstantiateModule(ictx, m.compiled, mc)
-	cancel()
+	// Instantiating runs no guest code (no start functions): active data
+	// and element segments are copied, which is bounded by the module's
+	// size.
+	mod, err := e.rt.InstantiateModule(experimental.WithMemoryAllocator(i.ctx, i.alloc), m.compiled, mc)
 	if err != nil {
-		i.kill()
-		err = describe(err)
-		if errors.Is(err, ErrDeadline) {
-			err = fmt.Errorf("%w (initialisation ran past %v)", err, initDeadline)
-		}
-		return nil, fmt.Errorf("instantiate %s: %w", cfg.Name, i.withMemoryNote(err))
+		i.cancel()
+		return nil, fmt.Errorf("instantiate %s: %w", cfg.Name, i.withMemoryNote(describe(err)))
 	}
 	i.mod = mod
 	i.mem = mod.Memory()
 	i.onEvents = mod.ExportedFunction(abi.ExportOnEvents)
 	i.evBuffer = mod.ExportedFunction(abi.ExportEventBuffer)
+	if m.interrupt {
+		g, ok := mod.ExportedGlobal(abi.ExportInterrupt).(api.MutableGlobal)
+		if !ok { // instrument added it: only a bug gets here
+			mod.Close(ctx)
+			i.cancel()
+			return nil, fmt.Errorf("instantiate %s: the interrupt global is missing", cfg.Name)
+		}
+		i.interrupt = g
+	}
 	e.dog.add(i)
 
+	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
+		initDeadline := max(cfg.Deadline, minInitDeadline)
+		if err := i.callWithin(init, initDeadline); err != nil {
+			return nil, fmt.Errorf("instantiate %s: %s: %w", cfg.Name, abi.ExportInitialize, err)
+		}
+	}
 	if err := i.call(mod.ExportedFunction(abi.ExportABIVersion)); err != nil {
 		i.Close(ctx)
 		return nil, fmt.Errorf("instantiate %s: %s: %w", cfg.Name, abi.ExportABIVersion, err)
@@ -241,15 +268,17 @@ func (i *Instance) Deliver(batch []byte) error {
 // call runs f with i.stack under the deadline. On failure the instance is
 // closed: after a trap its memory may be inconsistent, after a deadline it is
 // already closed.
-func (i *Instance) call(f api.Function) error {
-	i.dog.begin(i)
+func (i *Instance) call(f api.Function) error { return i.callWithin(f, i.deadline) }
+
+func (i *Instance) callWithin(f api.Function, deadline time.Duration) error {
+	i.dog.begin(i, deadline)
 	err := f.CallWithStack(i.ctx, i.stack)
 	i.dog.end(i)
 	if err == nil {
 		return nil
 	}
 	if i.killed.Load() {
-		err = fmt.Errorf("%w (%v)", ErrDeadline, i.deadline)
+		err = fmt.Errorf("%w (%v)", ErrDeadline, deadline)
 	} else {
 		err = describe(err)
 	}
@@ -299,6 +328,6 @@ func (i *Instance) Close(ctx context.Context) error {
 	}
 	i.closed = true
 	i.dog.remove(i)
-	i.kill()
+	i.cancel()
 	return i.mod.Close(ctx)
 }

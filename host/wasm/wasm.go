@@ -40,9 +40,10 @@ type Options struct {
 	// used where wazero has one (amd64, arm64) and the interpreter elsewhere
 	// (32-bit ARM, for one): far slower, but the same guarantees.
 	Interpreter bool
-	// NoTermination builds a runtime without wazero's termination checks.
-	// Guests then run faster but a guest stuck in a loop can no longer be
-	// stopped: only for benchmarks measuring that cost (docs/RATIONALE.md).
+	// NoTermination compiles modules without interrupt checks (and, under
+	// the interpreter, without wazero's termination checks). A guest stuck
+	// in a loop can then no longer be stopped: only for benchmarks
+	// measuring what the checks cost.
 	NoTermination bool
 }
 
@@ -52,6 +53,9 @@ type Engine struct {
 	cache wazero.CompilationCache
 	log   *slog.Logger
 	dog   *watchdog
+	// interrupt: modules are rewritten with interrupt checks before
+	// compiling (interrupt.go).
+	interrupt bool
 
 	mu       sync.Mutex
 	compiled map[[32]byte]*Module
@@ -74,7 +78,10 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		rc = wazero.NewRuntimeConfigInterpreter()
 		engineKind = "interpreter"
 	}
-	rc = rc.WithCloseOnContextDone(!opts.NoTermination).WithCoreFeatures(api.CoreFeaturesV2)
+	// Compiled modules carry their own interrupt checks (interrupt.go),
+	// far cheaper than wazero's; the interpreter keeps wazero's.
+	interrupt := engineKind == "compiler" && !opts.NoTermination
+	rc = rc.WithCloseOnContextDone(engineKind == "interpreter" && !opts.NoTermination).WithCoreFeatures(api.CoreFeaturesV2)
 	var cache wazero.CompilationCache
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
@@ -97,7 +104,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("instantiate host module: %w", err)
 	}
 	log.Debug("wasm engine", "kind", engineKind, "arch", runtime.GOARCH)
-	e := &Engine{rt: rt, cache: cache, log: log, compiled: make(map[[32]byte]*Module)}
+	e := &Engine{rt: rt, cache: cache, log: log, interrupt: interrupt, compiled: make(map[[32]byte]*Module)}
 	e.dog = startWatchdog(log)
 	return e, nil
 }
@@ -115,9 +122,10 @@ func (e *Engine) Close(ctx context.Context) error {
 // Module is a compiled, validated component module. It is safe for
 // concurrent use and shared by all instances of the same bytes.
 type Module struct {
-	compiled wazero.CompiledModule
-	SHA256   [32]byte
-	minPages uint32
+	compiled  wazero.CompiledModule
+	SHA256    [32]byte // of the bytes given to Compile
+	minPages  uint32
+	interrupt bool // carries interrupt checks and their global
 }
 
 // MinMemory is the linear memory the module declares it needs at start, in
@@ -134,7 +142,16 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	if ok {
 		return m, nil
 	}
-	cm, err := e.rt.CompileModule(ctx, wasm)
+	// The rewrite also vets the module (vet.go); under the interpreter
+	// only that is kept.
+	code, err := instrument(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("component %s: compile: %w", name, err)
+	}
+	if !e.interrupt {
+		code = wasm
+	}
+	cm, err := e.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("component %s: compile: %w", name, err)
 	}
@@ -143,7 +160,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		cm.Close(ctx)
 		return nil, fmt.Errorf("component %s: %w", name, err)
 	}
-	m = &Module{compiled: cm, SHA256: sum, minPages: minPages}
+	m = &Module{compiled: cm, SHA256: sum, minPages: minPages, interrupt: e.interrupt}
 	e.mu.Lock()
 	if prev, ok := e.compiled[sum]; ok { // a concurrent Compile won
 		e.mu.Unlock()

@@ -55,8 +55,9 @@ func (d *watchdog) remove(i *Instance) {
 	d.mu.Unlock()
 }
 
-// begin marks the start of a call into i.
-func (d *watchdog) begin(i *Instance) {
+// begin marks the start of a call into i that may run for deadline.
+func (d *watchdog) begin(i *Instance, deadline time.Duration) {
+	i.callDeadline.Store(int64(deadline))
 	i.callStart.Store(time.Now().UnixNano())
 	if d.idle.Load() && d.idle.CompareAndSwap(true, false) {
 		select {
@@ -106,19 +107,15 @@ func (d *watchdog) scan() (busy bool) {
 			continue
 		}
 		busy = true
-		if now-start > int64(i.deadline) && i.killed.CompareAndSwap(false, true) {
+		if now-start > i.callDeadline.Load() && i.killed.CompareAndSwap(false, true) {
 			late = append(late, i)
 		}
 	}
 	d.mu.Unlock()
 	for _, i := range late {
-		d.log.Warn("guest call past its deadline: stopping instance", "component", i.name, "deadline", i.deadline)
-		// Cancelling the call's context makes wazero close the module
-		// (without releasing its memory), and the guest traps at its next
-		// termination check. wazero compiles those checks in at loop
-		// headers only: a guest running a deep call tree with no loops
-		// cannot be stopped before that tree returns (see README,
-		// Security).
+		d.log.Warn("guest call past its deadline: stopping instance", "component", i.name, "deadline", time.Duration(i.callDeadline.Load()))
+		// The guest traps at its next interrupt check: a function entry
+		// or a loop head (interrupt.go).
 		i.kill()
 	}
 	return busy
