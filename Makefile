@@ -97,7 +97,7 @@ bench: deps
 ## fuzz: each fuzz target for a bounded time (FUZZTIME, default 30s)
 FUZZTIME ?= 30s
 FUZZ_TARGETS := abi:FuzzReader host/component:FuzzHostCall host/bus:FuzzMatch host/manifest:FuzzManifest host/config:FuzzConfig \
-	host/authz:FuzzAllow host/internal/tomlx:FuzzKeyLines
+	host/authz:FuzzAllow host/internal/tomlx:FuzzKeyLines host/wasm:FuzzInstrument
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
 	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -232,6 +233,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	close(d.ready)
+	// Start-up is the host's one burst of allocation (decoding and
+	// compiling modules, language runtimes initialising): hand what it
+	// left behind back to the OS now rather than when the scavenger gets
+	// to it, since an edge device's memory is what it is short of.
+	debug.FreeOSMemory()
 	d.log.Info("moss running", "components", len(specs), "admin_socket", d.cfg.AdminSocket, "data_dir", d.cfg.DataDir)
 	<-ctx.Done()
 	d.log.Info("moss stopping")

@@ -2,8 +2,9 @@ package wasm
 
 import "github.com/tetratelabs/wazero/experimental"
 
-// cappedAllocator backs each instance's linear memory with a Go slice that
-// refuses to grow past limit bytes: memory.grow then returns -1 in the guest,
+// cappedAllocator backs each instance's linear memory with memory mapped
+// for it (memory_mmap.go) or a Go slice, either refusing to grow past limit
+// bytes: memory.grow then returns -1 in the guest,
 // which a language runtime reports as out of memory. wazero's own limit is
 // per runtime; this makes it per component.
 type cappedAllocator struct {
@@ -28,6 +29,8 @@ type cappedMemory struct {
 	buf     []byte
 	limit   uint64
 	refused uint64
+	mapped  *mapped // where the platform allows: the whole limit, mapped (memory_mmap.go)
+	tried   bool    // mapping was tried
 }
 
 func (m *cappedMemory) Reallocate(size uint64) []byte {
@@ -36,6 +39,14 @@ func (m *cappedMemory) Reallocate(size uint64) []byte {
 		// runtime's "out of memory" exit) can name the limit.
 		m.refused = max(m.refused, size)
 		return nil
+	}
+	if !m.tried {
+		m.tried = true
+		m.mapped = reserve(m.limit)
+	}
+	if m.mapped != nil {
+		m.buf = m.mapped.b[:size]
+		return m.buf
 	}
 	if size <= uint64(cap(m.buf)) {
 		// Memory never shrinks, so bytes past len were zeroed by make.
@@ -53,4 +64,9 @@ func (m *cappedMemory) Reallocate(size uint64) []byte {
 	return nb
 }
 
-func (m *cappedMemory) Free() { m.buf = nil }
+func (m *cappedMemory) Free() {
+	if m.mapped != nil {
+		m.mapped.release()
+	}
+	m.buf = nil
+}
