@@ -56,7 +56,7 @@ func startOnce(dir, cacheDir string, pub guest) (time.Duration, error) {
 // Each run has its own data directory; cold runs get an empty compilation
 // cache, warm runs share one that a first, uncounted run filled.
 func runStartup(work string, pub guest, runs int, progress func(string)) (cold, warm []float64, err error) {
-	base := filepath.Join(work, "startup")
+	base := filepath.Join(work, "startup-"+pub.name)
 	warmCache := filepath.Join(base, "warm-cache")
 	if _, err := startOnce(filepath.Join(base, "fill"), warmCache, pub); err != nil {
 		return nil, nil, err
@@ -81,7 +81,7 @@ func runStartup(work string, pub guest, runs int, progress func(string)) (cold, 
 			} else {
 				warm = append(warm, float64(d.Nanoseconds()))
 			}
-			progress(fmt.Sprintf("start to first message, %s, run %d/%d: %v", name, run+1, runs, d.Round(time.Microsecond)))
+			progress(fmt.Sprintf("start to first message, %s, %s, run %d/%d: %v", pub.name, name, run+1, runs, d.Round(time.Microsecond)))
 		}
 	}
 	return cold, warm, nil
