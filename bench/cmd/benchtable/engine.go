@@ -18,7 +18,7 @@ type nopHandler struct{}
 func (nopHandler) HostCall(wasm.Func, []byte) ([]byte, error) { return nil, nil }
 
 // engineResult is one engine figure: ns per unit for the default engine
-// (termination checks on) and for wasm.Options{NoTermination: true}.
+// (interrupt checks compiled in) and for wasm.Options{NoTermination: true}.
 type engineResult struct {
 	def, noT       []float64
 	allocDef, allo int64

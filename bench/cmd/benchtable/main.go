@@ -527,7 +527,7 @@ func table(rows []row, runs int, took time.Duration, loadBefore, loadAfter strin
 	fmt.Fprintf(&b, "Date: %s  \n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "Machine: %s  \n", machine())
 	fmt.Fprintf(&b, "1-minute load average before / after: %s / %s (other work on the machine shows up as variance)  \n", loadBefore, loadAfter)
-	fmt.Fprintf(&b, "Each value is the median of %d runs (whole run took %v). `value` is the default engine (termination checks on); `no-termination` is wasm.Options{NoTermination: true}; ratio = default / no-termination.\n\n", runs, took.Round(time.Second))
+	fmt.Fprintf(&b, "Each value is the median of %d runs (whole run took %v). `value` is the default engine (the host's interrupt checks compiled in); `no-termination` is wasm.Options{NoTermination: true}; ratio = default / no-termination.\n\n", runs, took.Round(time.Second))
 	if len(rows) > 0 {
 		b.WriteString("| figure | value | no-termination | ratio | notes |\n| --- | --- | --- | --- | --- |\n")
 	}
