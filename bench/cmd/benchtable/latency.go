@@ -59,28 +59,13 @@ func runMossLatency(work, cacheDir string, echo guest, rate float64, runs int, p
 	}
 	payload := make([]byte, 256)
 	interval := time.Duration(float64(time.Second) / rate)
-	// Each message leaves at its own time, start + n × interval: a ticker
-	// does not tick faster than about once a millisecond here. The
-	// publisher sleeps most of the wait and spins the last 50 µs; spinning
-	// all of it takes a core from the guest and makes the p99 ten times
-	// worse on 2 cores.
-	send := func(d time.Duration) (n int) {
-		start := time.Now()
-		for ; ; n++ {
-			at := start.Add(time.Duration(n) * interval)
-			if at.Sub(start) >= d {
-				return n
-			}
-			if w := time.Until(at); w > 100*time.Microsecond {
-				time.Sleep(w - 50*time.Microsecond)
-			}
-			for time.Now().Before(at) {
-			}
+	send := func(d time.Duration) int {
+		return paced(interval, d, func() {
 			// A fresh payload each time: the bus hands the slice on.
 			p := append([]byte(nil), payload...)
 			binary.LittleEndian.PutUint64(p, uint64(time.Now().UnixNano()))
 			h.d.Bus().Publish(&bus.Message{Topic: "bench/lat/in", Payload: p})
-		}
+		})
 	}
 	for run := range runs {
 		send(300 * time.Millisecond) // warm-up
@@ -111,4 +96,59 @@ func runMossLatency(work, cacheDir string, echo guest, rate float64, runs int, p
 		progress(fmt.Sprintf("Moss latency at %s msg/s, run %d/%d: p50 %s, p99 %s (%d echoes)", fmtRate(rate), run+1, runs, fmtDur(p50), fmtDur(p99), len(lats)))
 	}
 	return p50s, p99s, nil
+}
+
+// paced calls send at start + n × interval for d and returns how many times
+// it did. A ticker does not tick faster than about once a millisecond here,
+// so it sleeps most of each wait and spins the last 50 µs; spinning all of
+// it takes a core from the receiver and makes the p99 ten times worse on 2
+// cores.
+func paced(interval, d time.Duration, send func()) (n int) {
+	start := time.Now()
+	for ; ; n++ {
+		at := start.Add(time.Duration(n) * interval)
+		if at.Sub(start) >= d {
+			return n
+		}
+		if w := time.Until(at); w > 100*time.Microsecond {
+			time.Sleep(w - 50*time.Microsecond)
+		}
+		for time.Now().Before(at) {
+		}
+		send()
+	}
+}
+
+// runHandoffFloor measures the least any design that hands a message to a
+// parked goroutine pays on this machine: a send time, paced as in
+// runMossLatency, passed over a Go channel to a goroutine that waits on it.
+// The Moss figure makes one such handoff (bus publish -> the component's
+// goroutine) and then runs the guest.
+func runHandoffFloor(rate float64, runs int, progress func(string)) (p50s, p99s []float64) {
+	interval := time.Duration(float64(time.Second) / rate)
+	for run := range runs {
+		ch := make(chan time.Time, 1024)
+		done := make(chan []time.Duration)
+		go func() {
+			var lats []time.Duration
+			for t := range ch {
+				lats = append(lats, time.Since(t))
+			}
+			done <- lats
+		}()
+		paced(interval, 300*time.Millisecond, func() { ch <- time.Time{} }) // warm-up, not counted
+		paced(interval, latencyRun, func() { ch <- time.Now() })
+		close(ch)
+		var lats []time.Duration
+		for _, l := range <-done {
+			if l < time.Hour { // the warm-up's zero times read as decades
+				lats = append(lats, l)
+			}
+		}
+		slices.Sort(lats)
+		p50, p99 := lats[len(lats)/2], lats[len(lats)*99/100]
+		p50s, p99s = append(p50s, float64(p50.Nanoseconds())), append(p99s, float64(p99.Nanoseconds()))
+		progress(fmt.Sprintf("goroutine handoff at %s msg/s, run %d/%d: p50 %s, p99 %s", fmtRate(rate), run+1, runs, fmtDur(p50), fmtDur(p99)))
+	}
+	return p50s, p99s
 }

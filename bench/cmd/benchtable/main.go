@@ -344,6 +344,13 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 			notes: fmt.Sprintf("Moss: the host publishes on its bus, paced to the rate, each message stamped with its send time; the echo Go guest republishes it; the time is read when the copy is back on the bus (two hops, as publisher -> broker -> subscriber in the baseline); p50 and p99 over a %v run after a warm-up, spread %s / %s (goal: p99 at most 50 µs at half load). Baseline, acknowledged: the publisher paces itself to the rate and stamps each message with its send time (wall clock; the processes share it); the subscriber takes the percentiles over a %v run of %d messages after a warm-up; a fresh cluster each run; spread %s / %s",
 				latencyRun, spread(m50), spread(m99), latencyRun, int(rate*latencyRun.Seconds()), spread(p50s), spread(p99s)),
 		})
+		f50, f99 := runHandoffFloor(rate, runs, progress)
+		rows = append(rows, row{
+			figure: fmt.Sprintf("floor under the latency figure: one goroutine handoff at %s msg/s, p50 / p99", fmtRate(rate)),
+			value:  fmt.Sprintf("%s / %s", fmtNs(median(f50)), fmtNs(median(f99))),
+			notes: fmt.Sprintf("no Moss code: the send time, paced as in the latency figure, passed over a Go channel to a goroutine parked on it; the least a design that wakes a waiting goroutine per message pays on this machine (Moss's latency figure makes one such handoff, then runs the guest); p50 and p99 over a %v run after a warm-up, spread %s / %s",
+				latencyRun, spread(f50), spread(f99)),
+		})
 	}
 
 	// 5: start-up.
