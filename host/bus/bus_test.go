@@ -346,6 +346,9 @@ func countNodes(n *node) int {
 	for _, c := range n.children {
 		count += countNodes(c)
 	}
+	if n.one != nil {
+		count += countNodes(n.one)
+	}
 	if n.plus != nil {
 		count += countNodes(n.plus)
 	}
