@@ -672,3 +672,49 @@ func TestOrderPerPublisher(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryOrderOnOneFilter: the subscriptions to one filter are
+// delivered to in the order they were made, also after the first one (kept
+// in the node itself) or a later one goes, and a node with a single literal
+// child, then two, then one again, keeps routing.
+func TestDeliveryOrderOnOneFilter(t *testing.T) {
+	b := New()
+	r := &recorder{}
+	for id := uint32(1); id <= 4; id++ {
+		if err := b.Subscribe("dev/+/temp", r, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func() (out []uint32) {
+		b.Publish(&Message{Topic: "dev/a/temp"})
+		for _, d := range r.take() {
+			out = append(out, d.id)
+		}
+		return out
+	}
+	for _, step := range []struct {
+		unsubscribe uint32
+		want        []uint32
+	}{{0, []uint32{1, 2, 3, 4}}, {1, []uint32{2, 3, 4}}, {3, []uint32{2, 4}}, {2, []uint32{4}}, {4, nil}} {
+		if step.unsubscribe != 0 && !b.Unsubscribe("dev/+/temp", r, step.unsubscribe) {
+			t.Fatalf("Unsubscribe(%d) = false", step.unsubscribe)
+		}
+		if got := ids(); !slices.Equal(got, step.want) {
+			t.Fatalf("after unsubscribing %d: delivered to %v, want %v", step.unsubscribe, got, step.want)
+		}
+	}
+	// One literal child under dev, then two, then one: each is reached.
+	b.Subscribe("dev/a/x", r, 1)
+	b.Subscribe("dev/b/x", r, 2)
+	b.Unsubscribe("dev/a/x", r, 1)
+	if n := b.Publish(&Message{Topic: "dev/b/x"}); n != 1 {
+		t.Fatalf("dev/b/x reached %d subscriptions after dev/a/x went, want 1", n)
+	}
+	if n := b.Publish(&Message{Topic: "dev/a/x"}); n != 0 {
+		t.Fatalf("dev/a/x reached %d subscriptions after it went, want 0", n)
+	}
+	b.Unsubscribe("dev/b/x", r, 2)
+	if !b.root.Load().empty() {
+		t.Fatal("the trie is not empty after every subscription went")
+	}
+}
