@@ -210,11 +210,12 @@ type Component struct {
 	swapCh   chan *prepared // Upgrade to the run goroutine
 
 	// Owned by the run goroutine, across instances.
-	handoff   []byte    // state_save's data, for the next instance's start event
-	next      *prepared // the instance an upgrade made, for runInstance
-	upgrading bool      // the instance is handling its upgrade stop event
-	swapFrom  string    // the version being replaced, while a swap is under way
-	swapStart time.Time // when the old instance stopped serving
+	handoff   []byte         // state_save's data, for the next instance's start event
+	next      *prepared      // the instance an upgrade made, for runInstance
+	upgrading bool           // the instance is handling its upgrade stop event
+	swapFrom  string         // the version being replaced, while a swap is under way
+	swapStart time.Time      // when the old instance stopped serving
+	retired   *wasm.Instance // the replaced instance, closed once the new one serves
 
 	// Owned by the run goroutine.
 	inst     *wasm.Instance
@@ -439,6 +440,7 @@ func (c *Component) waitStopOrSwap() bool {
 // run is the component's goroutine: it owns the instance.
 func (c *Component) run() {
 	defer close(c.done)
+	defer c.closeRetired()
 	defer c.unsubscribeAll()
 	defer func() {
 		if c.next != nil { // an upgrade that came with the stop
@@ -578,6 +580,9 @@ func (c *Component) runInstance() error {
 		if err := c.drain(); err != nil {
 			return err
 		}
+		// After an upgrade, once what queued during the swap is
+		// delivered.
+		c.closeRetired()
 		if c.guest.finished {
 			return nil
 		}
@@ -756,9 +761,26 @@ func (c *Component) deliver(events []abi.Event) error {
 
 func (c *Component) discardInstance() {
 	c.guest.stop()
+	c.closeRetired()
 	if c.inst != nil {
-		c.inst.Close(context.Background())
+		if c.next != nil {
+			// An upgrade: closing returns the instance's memory to the
+			// OS, which takes a few hundred microseconds for a Go
+			// guest's; it waits until the new version has delivered
+			// what queued during the swap, so that it is not part of
+			// the gap.
+			c.retired = c.inst
+		} else {
+			c.inst.Close(context.Background())
+		}
 		c.inst = nil
+	}
+}
+
+func (c *Component) closeRetired() {
+	if c.retired != nil {
+		c.retired.Close(context.Background())
+		c.retired = nil
 	}
 }
 
