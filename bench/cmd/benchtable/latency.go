@@ -90,8 +90,7 @@ func runMossLatency(work, cacheDir string, echo guest, rate float64, runs int, p
 		if len(lats) == 0 {
 			return nil, nil, fmt.Errorf("latency run %d: no echo arrived", run+1)
 		}
-		slices.Sort(lats)
-		p50, p99 := lats[len(lats)/2], lats[len(lats)*99/100]
+		p50, p99 := percentiles(lats)
 		p50s, p99s = append(p50s, float64(p50.Nanoseconds())), append(p99s, float64(p99.Nanoseconds()))
 		progress(fmt.Sprintf("Moss latency at %s msg/s, run %d/%d: p50 %s, p99 %s (%d echoes)", fmtRate(rate), run+1, runs, fmtDur(p50), fmtDur(p99), len(lats)))
 	}
@@ -132,23 +131,25 @@ func runHandoffFloor(rate float64, runs int, progress func(string)) (p50s, p99s 
 		go func() {
 			var lats []time.Duration
 			for t := range ch {
-				lats = append(lats, time.Since(t))
+				if !t.IsZero() { // the warm-up's
+					lats = append(lats, time.Since(t))
+				}
 			}
 			done <- lats
 		}()
 		paced(interval, 300*time.Millisecond, func() { ch <- time.Time{} }) // warm-up, not counted
 		paced(interval, latencyRun, func() { ch <- time.Now() })
 		close(ch)
-		var lats []time.Duration
-		for _, l := range <-done {
-			if l < time.Hour { // the warm-up's zero times read as decades
-				lats = append(lats, l)
-			}
-		}
-		slices.Sort(lats)
-		p50, p99 := lats[len(lats)/2], lats[len(lats)*99/100]
+		lats := <-done
+		p50, p99 := percentiles(lats)
 		p50s, p99s = append(p50s, float64(p50.Nanoseconds())), append(p99s, float64(p99.Nanoseconds()))
 		progress(fmt.Sprintf("goroutine handoff at %s msg/s, run %d/%d: p50 %s, p99 %s", fmtRate(rate), run+1, runs, fmtDur(p50), fmtDur(p99)))
 	}
 	return p50s, p99s
+}
+
+// percentiles sorts lats and returns its p50 and p99.
+func percentiles(lats []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(lats)
+	return lats[len(lats)/2], lats[len(lats)*99/100]
 }

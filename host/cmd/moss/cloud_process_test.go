@@ -70,12 +70,9 @@ func (p *mossProcess) kill9(t *testing.T) {
 // down are in the spool on disk; the host is killed with SIGKILL, and once
 // restarted (the broker back up) it delivers all of them, in order.
 func TestCloudSpoolSurvivesKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the moss binary")
-	}
+	bin := buildMoss(t)
 	b := mqtttest.Start(t, mqtttest.Options{})
 	b.Stop()
-	bin := buildMoss(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
 	cfg := filepath.Join(dir, "moss.toml")

@@ -20,9 +20,6 @@ import (
 // `moss deployments` says the deployment failed and was rolled back
 // because the host restarted.
 func TestDeploymentSurvivesKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the moss binary")
-	}
 	bin := buildMoss(t)
 	root := testwasm.Root(t)
 	dir := t.TempDir()

@@ -18,8 +18,13 @@ import (
 )
 
 // buildMoss builds the moss binary once per test process.
+// buildMoss builds the binary for a test that runs it; under -short such
+// tests are skipped, here for all of them.
 func buildMoss(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the moss binary")
+	}
 	bin := filepath.Join(t.TempDir(), "moss")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -51,9 +56,6 @@ func installExample(t *testing.T, dir, name string) string {
 // the example components, `moss sub` and `moss list` against it from other
 // processes, then SIGTERM and a clean exit.
 func TestProcessEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the moss binary")
-	}
 	bin := buildMoss(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")

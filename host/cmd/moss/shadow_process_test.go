@@ -20,9 +20,6 @@ import (
 // `moss pub` on the IoT Core topic works as over MQTT, and a rejected
 // request exits 1 with IoT Core's error document.
 func TestShadowSurvivesKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the moss binary")
-	}
 	bin := buildMoss(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
