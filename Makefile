@@ -97,7 +97,8 @@ bench: deps
 ## fuzz: each fuzz target for a bounded time (FUZZTIME, default 30s)
 FUZZTIME ?= 30s
 FUZZ_TARGETS := abi:FuzzReader host/component:FuzzHostCall host/bus:FuzzMatch host/manifest:FuzzManifest host/config:FuzzConfig \
-	host/authz:FuzzAllow host/internal/tomlx:FuzzKeyLines host/wasm:FuzzInstrument
+	host/authz:FuzzAllow host/internal/tomlx:FuzzKeyLines host/wasm:FuzzInstrument host/shadow:FuzzDecode host/shadow:FuzzMerge \
+	host/deploy:FuzzDocument plugins/bridge:FuzzParseMappings bench/baseline/ipc:FuzzFrames
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
 	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
