@@ -58,6 +58,17 @@ var fixtures = []fixture{
 	{Name: "publish with trailing bytes", Kind: "publish", bytes: h(
 		"a2", "65 746f706963", "61 74", "67 7061796c6f6164", "40", "00"),
 		Error: "E_DECODE"},
+	// A key twice is refused (ABI.md, "Overview"), never resolved to one of
+	// the values.
+	{Name: "publish with the topic twice", Kind: "publish", bytes: h(
+		"a3", "65 746f706963", "61 74", "67 7061796c6f6164", "40", "65 746f706963", "61 75"), // "topic": "t", ..., "topic": "u"
+		Error: "E_DECODE"},
+	{Name: "publish with the payload twice", Kind: "publish", bytes: h(
+		"a3", "65 746f706963", "61 74", "67 7061796c6f6164", "40", "67 7061796c6f6164", "41 00"),
+		Error: "E_DECODE"},
+	{Name: "subscribe with the filter twice", Kind: "subscribe", bytes: h(
+		"a2", "66 66696c746572", "61 23", "66 66696c746572", "61 23"), // the same value twice is refused too
+		Error: "E_DECODE"},
 	{Name: "subscribe", Kind: "subscribe", bytes: h("a1", "66 66696c746572", "69 73656e736f72732f23"), // "filter": "sensors/#"
 		Want: SubscribeRequest{Filter: "sensors/#"}},
 	{Name: "subscribe nested 20 deep", Kind: "subscribe", bytes: h("a1", "66 66696c746572", strings.Repeat("81", 20), "00"),
@@ -65,6 +76,10 @@ var fixtures = []fixture{
 	{Name: "subscribe declaring 2^32 map pairs", Kind: "subscribe", bytes: h("ba ffffffff", "66 66696c746572", "61 23"),
 		Error: "E_DECODE"},
 	{Name: "id response", Kind: "id", bytes: h("a1", "62 6964", "18 2a"), Want: IDResponse{ID: 42}},
+	{Name: "id response with the id twice", Kind: "id", bytes: h("a2", "62 6964", "01", "62 6964", "02"), Error: "E_DECODE"},
+	{Name: "error response with the message twice", Kind: "error", bytes: h(
+		"a3", "64 636f6465", "04", "67 6d657373616765", "61 61", "67 6d657373616765", "61 62"),
+		Error: "E_DECODE"},
 	{Name: "error response", Kind: "error", bytes: h("a2", "64 636f6465", "04", "67 6d657373616765", "64 6e6f7065"),
 		Want: Error{Code: ErrDenied, Message: "nope"}},
 	{Name: "message event", Kind: "event", bytes: h(
@@ -79,6 +94,14 @@ var fixtures = []fixture{
 	{Name: "event with a key from a later version (skipped)", Kind: "event", bytes: h(
 		"a3", "64 6b696e64", "03", "62 6964", "07", "65 6c61746572", "a1 61 61 82 01 02"), // "later": {"a": [1, 2]}
 		Want: Event{Kind: EventTimer, ID: 7}},
+	{Name: "event with the topic twice", Kind: "event", bytes: h(
+		"a3", "64 6b696e64", "02", "65 746f706963", "61 61", "65 746f706963", "61 62"),
+		Error: "E_DECODE"},
+	{Name: "event with the kind twice", Kind: "event", bytes: h("a2", "64 6b696e64", "03", "64 6b696e64", "03"),
+		Error: "E_DECODE"},
+	{Name: "event with a key from a later version twice", Kind: "event", bytes: h(
+		"a3", "64 6b696e64", "03", "65 6c61746572", "01", "65 6c61746572", "02"),
+		Error: "E_DECODE"},
 }
 
 func decodeFixture(t *testing.T, c *Codec, f fixture) (any, error) {

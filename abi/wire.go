@@ -3,6 +3,7 @@ package abi
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 // A hand-written subset of CBOR (RFC 8949) for the per-message hot path:
@@ -132,6 +133,42 @@ func AppendPublish(dst []byte, topic string, payload []byte) []byte {
 // expected shape, or that uses what the ABI forbids (indefinite lengths, tags,
 // nesting deeper than MaxNesting).
 var ErrMalformed = errors.New("malformed CBOR")
+
+// ErrDuplicateKey is returned by Reader.ReadEvent (and the SDK's decoders)
+// for a map holding a key twice. It wraps ErrMalformed: the ABI refuses such a map (E_DECODE) rather
+// than pick one of the values.
+var ErrDuplicateKey = fmt.Errorf("%w: map key given twice", ErrMalformed)
+
+// KeySet records the keys of one map so that a decoder can refuse a key
+// given twice, as the ABI requires. Keys alias the input; the first few are held without allocating, and the
+// linear search is cheaper than hashing for the handful of keys an ABI map
+// has.
+type KeySet struct {
+	n     int
+	small [12][]byte
+	more  [][]byte
+}
+
+// Add reports whether key is new, and records it. The zero KeySet is empty.
+func (s *KeySet) Add(key []byte) bool {
+	for i := range min(s.n, len(s.small)) {
+		if string(s.small[i]) == string(key) {
+			return false
+		}
+	}
+	for _, k := range s.more {
+		if string(k) == string(key) {
+			return false
+		}
+	}
+	if s.n < len(s.small) {
+		s.small[s.n] = key
+	} else {
+		s.more = append(s.more, key)
+	}
+	s.n++
+	return true
+}
 
 // Reader decodes CBOR from a byte slice without allocating. Strings and byte
 // strings it returns alias the input.
@@ -281,7 +318,8 @@ func (r *Reader) skip(depth int) error {
 // ReadEvent decodes one event map into ev, reusing ev.Path's storage.
 // Payload aliases the input; text fields are copied into new strings.
 // Unknown keys are skipped so that a guest built for this version reads
-// events that carry fields added later.
+// events that carry fields added later; a key given twice, known or not, is
+// refused (ErrDuplicateKey).
 func (r *Reader) ReadEvent(ev *Event) error {
 	pairs, err := r.Map()
 	if err != nil {
@@ -289,10 +327,14 @@ func (r *Reader) ReadEvent(ev *Event) error {
 	}
 	path := ev.Path[:0]
 	*ev = Event{}
+	var seen KeySet
 	for i := 0; i < pairs; i++ {
 		key, err := r.Text()
 		if err != nil {
 			return err
+		}
+		if !seen.Add(key) {
+			return ErrDuplicateKey
 		}
 		switch string(key) {
 		case "kind":

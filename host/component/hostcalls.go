@@ -105,7 +105,7 @@ func decodePublish(req []byte) (topic string, payload []byte, err error) {
 	if err != nil {
 		return "", nil, abi.Errorf(abi.ErrDecode, "publish request: not a map")
 	}
-	var haveTopic bool
+	var haveTopic, havePayload bool
 	for range n {
 		k, err := r.Text()
 		if err != nil {
@@ -113,15 +113,22 @@ func decodePublish(req []byte) (topic string, payload []byte, err error) {
 		}
 		switch string(k) {
 		case "topic":
+			if haveTopic {
+				return "", nil, abi.Errorf(abi.ErrDecode, "publish request: key %q twice", k)
+			}
 			t, err := r.Text()
 			if err != nil {
 				return "", nil, abi.Errorf(abi.ErrDecode, "publish request: topic is not text")
 			}
 			topic, haveTopic = string(t), true
 		case "payload":
+			if havePayload {
+				return "", nil, abi.Errorf(abi.ErrDecode, "publish request: key %q twice", k)
+			}
 			if payload, err = r.Bytes(); err != nil {
 				return "", nil, abi.Errorf(abi.ErrDecode, "publish request: payload is not bytes")
 			}
+			havePayload = true
 		default:
 			return "", nil, abi.Errorf(abi.ErrDecode, "publish request: unknown key %q", k)
 		}

@@ -78,20 +78,28 @@ func configGet(path []string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("moss: config_get: response: %w", err)
 	}
+	var seen abi.KeySet
+	var value []byte
 	for range pairs {
 		key, err := r.Text()
 		if err != nil {
 			return nil, fmt.Errorf("moss: config_get: response: %w", err)
+		}
+		if !seen.Add(key) {
+			return nil, fmt.Errorf("moss: config_get: response: %w (%q)", abi.ErrDuplicateKey, key)
 		}
 		start := len(resp) - r.Len()
 		if err := r.Skip(); err != nil {
 			return nil, fmt.Errorf("moss: config_get: response: %w", err)
 		}
 		if string(key) == "value" {
-			return bytes.Clone(resp[start : len(resp)-r.Len()]), nil
+			value = resp[start : len(resp)-r.Len()]
 		}
 	}
-	return nil, fmt.Errorf("moss: config_get: response has no value")
+	if value == nil {
+		return nil, fmt.Errorf("moss: config_get: response has no value")
+	}
+	return bytes.Clone(value), nil
 }
 
 // Update sets the value at path through the host function config_update, and

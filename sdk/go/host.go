@@ -167,30 +167,29 @@ func fetchError(fn hostFunc, code abi.Code) error {
 }
 
 // decodeErrorMessage reads the message of an {code, message} map, or returns
-// "" if the map is not what the ABI says.
+// "" if the map is not what the ABI says (a key twice included).
 func decodeErrorMessage(b []byte) string {
 	r := abi.NewReader(b)
 	pairs, err := r.Map()
 	if err != nil {
 		return ""
 	}
+	var seen abi.KeySet
+	var msg []byte
 	for range pairs {
 		key, err := r.Text()
-		if err != nil {
+		if err != nil || !seen.Add(key) {
 			return ""
 		}
 		if string(key) == "message" {
-			msg, err := r.Text()
-			if err != nil {
+			if msg, err = r.Text(); err != nil {
 				return ""
 			}
-			return string(msg)
-		}
-		if err := r.Skip(); err != nil {
+		} else if err := r.Skip(); err != nil {
 			return ""
 		}
 	}
-	return ""
+	return string(msg)
 }
 
 // decodeID reads the {"id": n} response of subscribe, timer_start and
@@ -201,10 +200,15 @@ func decodeID(fn hostFunc, b []byte) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("moss: %s: response: %w", fn, err)
 	}
+	var seen abi.KeySet
+	id, haveID := uint64(0), false
 	for range pairs {
 		key, err := r.Text()
 		if err != nil {
 			return 0, fmt.Errorf("moss: %s: response: %w", fn, err)
+		}
+		if !seen.Add(key) {
+			return 0, fmt.Errorf("moss: %s: response: %w (%q)", fn, abi.ErrDuplicateKey, key)
 		}
 		if string(key) != "id" {
 			if err := r.Skip(); err != nil {
@@ -212,13 +216,15 @@ func decodeID(fn hostFunc, b []byte) (uint32, error) {
 			}
 			continue
 		}
-		id, err := r.Uint()
-		if err != nil || id > 0xffffffff {
+		if id, err = r.Uint(); err != nil || id > 0xffffffff {
 			return 0, fmt.Errorf("moss: %s: response: id is not a uint32", fn)
 		}
-		return uint32(id), nil
+		haveID = true
 	}
-	return 0, fmt.Errorf("moss: %s: response has no id", fn)
+	if !haveID {
+		return 0, fmt.Errorf("moss: %s: response has no id", fn)
+	}
+	return uint32(id), nil
 }
 
 // appendInt appends a CBOR integer of either sign; abi only has AppendUint.

@@ -285,10 +285,14 @@ func decodeShadowResponse(b []byte) (status uint64, payload []byte, err error) {
 		return 0, nil, err
 	}
 	haveStatus := false
+	var seen abi.KeySet
 	for range pairs {
 		key, err := r.Text()
 		if err != nil {
 			return 0, nil, err
+		}
+		if !seen.Add(key) {
+			return 0, nil, fmt.Errorf("%w (%q)", abi.ErrDuplicateKey, key)
 		}
 		switch string(key) {
 		case "status":
