@@ -152,6 +152,23 @@ func TestCodecFixtures(t *testing.T) {
 	} {
 		fixtures = append(fixtures, fixture{Name: name, Kind: "event", Hex: h, Error: "E_DECODE"})
 	}
+	// A key twice is refused however many keys come between: the SDK
+	// compares the first 32 through a table and later ones by re-reading.
+	wide := func(dup int) string {
+		h := "b8" + fmt.Sprintf("%02x", 41) + "646b696e6403"
+		for i := range 40 {
+			if i == dup {
+				i = 34
+			}
+			h += "63" + hex.EncodeToString([]byte(fmt.Sprintf("k%02d", i))) + "00"
+		}
+		return h
+	}
+	fixtures = append(fixtures,
+		fixture{Name: "event with 40 distinct unknown keys", Kind: "event", Hex: wide(-1), Want: map[string]any{"kind": 3.0}},
+		fixture{Name: "event with the 35th unknown key again as the 39th", Kind: "event", Hex: wide(38), Error: "E_DECODE"},
+		fixture{Name: "event with the 35th unknown key again as the 36th", Kind: "event", Hex: wide(35), Error: "E_DECODE"},
+	)
 	// Floats of every width and deeply nested unknown keys are skipped.
 	fixtures = append(fixtures,
 		fixture{Name: "event with float keys", Kind: "event", Hex: "a4646b696e6403626964076168f93c006166fb3ff8000000000000", Want: map[string]any{"kind": 3.0, "id": 7.0}},

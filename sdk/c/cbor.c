@@ -281,6 +281,43 @@ static bool take_container(moss_cbor_dec *d, unsigned major, size_t *n) {
 bool moss_cbor_read_array(moss_cbor_dec *d, size_t *n) { return take_container(d, 4, n); }
 bool moss_cbor_read_map(moss_cbor_dec *d, size_t *n) { return take_container(d, 5, n); }
 
+// Keys are compared through a table of the first UNIQUE_FAST; later keys
+// (no ABI map has that many) are compared by re-reading the map, which is
+// slower but needs no memory.
+#define UNIQUE_FAST 32
+
+bool moss_cbor_read_map_unique(moss_cbor_dec *d, size_t *n) {
+	if (!moss_cbor_read_map(d, n)) return false;
+	struct {
+		const char *s;
+		size_t n;
+	} keys[UNIQUE_FAST];
+	moss_cbor_dec scan = *d;
+	for (size_t i = 0; i < *n; i++) {
+		const char *k;
+		size_t kn;
+		if (!moss_cbor_read_text(&scan, &k, &kn)) return fail(d);
+		size_t fast = i < UNIQUE_FAST ? i : UNIQUE_FAST;
+		for (size_t j = 0; j < fast; j++) {
+			if (keys[j].n == kn && memcmp(keys[j].s, k, kn) == 0) return fail(d);
+		}
+		if (i < UNIQUE_FAST) {
+			keys[i].s = k, keys[i].n = kn;
+		} else {
+			moss_cbor_dec again = *d;
+			for (size_t j = 0; j < i; j++) {
+				const char *k2;
+				size_t kn2;
+				moss_cbor_read_text(&again, &k2, &kn2);
+				if (j >= UNIQUE_FAST && kn2 == kn && memcmp(k2, k, kn) == 0) return fail(d);
+				moss_cbor_skip(&again);
+			}
+		}
+		if (!moss_cbor_skip(&scan)) return fail(d);
+	}
+	return true;
+}
+
 bool moss_cbor_read_bool(moss_cbor_dec *d, bool *v) {
 	head h;
 	if (!peek_head(d, &h) || h.major != 7 || (h.info != 20 && h.info != 21)) {

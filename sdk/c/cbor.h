@@ -97,6 +97,11 @@ bool moss_cbor_read_text(moss_cbor_dec *d, const char **s, size_t *n);
 bool moss_cbor_read_bytes(moss_cbor_dec *d, const uint8_t **p, size_t *n);
 bool moss_cbor_read_array(moss_cbor_dec *d, size_t *n); // the header; n items follow
 bool moss_cbor_read_map(moss_cbor_dec *d, size_t *n);   // the header; n pairs follow
+// moss_cbor_read_map_unique reads a map header as moss_cbor_read_map does,
+// and fails d unless the n pairs that follow are there, each keyed by text,
+// no key given twice (the ABI refuses such a map: ABI.md, "Overview"). It
+// reads the map ahead without consuming it or allocating.
+bool moss_cbor_read_map_unique(moss_cbor_dec *d, size_t *n);
 bool moss_cbor_read_bool(moss_cbor_dec *d, bool *v);
 bool moss_cbor_read_null(moss_cbor_dec *d);
 // moss_cbor_read_double reads a float of any width, or an integer.
@@ -113,7 +118,7 @@ bool moss_cbor_text_is(const char *s, size_t n, const char *lit);
 // tags, text in UTF-8, map keys are text, at most MOSS_CBOR_MAX_DEPTH nested
 // containers (the outermost counts), MOSS_CBOR_MAX_ITEMS items (or pairs) in
 // each, MOSS_CBOR_MAX_SIZE bytes in all. It does not look for duplicate map
-// keys, which the host refuses too.
+// keys, which the host refuses too (moss_cbor_read_map_unique does).
 bool moss_cbor_valid(const void *p, size_t n);
 
 // moss_cbor_utf8_len returns the length of the well-formed UTF-8 sequence

@@ -135,7 +135,7 @@ static bool read_error(const uint8_t *p, size_t n, uint64_t *code, const char **
 	moss_cbor_dec_init(&d, p, n);
 	size_t pairs;
 	unsigned seen = 0;
-	if (!moss_cbor_read_map(&d, &pairs)) return false;
+	if (!moss_cbor_read_map_unique(&d, &pairs)) return false;
 	for (size_t i = 0; i < pairs && !d.failed; i++) {
 		const char *k;
 		size_t kn;
@@ -198,11 +198,12 @@ static int finish(int32_t r, const char *fn) {
 	                  ? sdk_error(MOSS_E_TOO_LARGE, "moss: %s: request of %zu bytes", #name, req.len) \
 	                  : finish(moss__##name(req.buf, (int32_t)req.len, resp, (int32_t)resp_cap), #name))
 
-// response_value positions d at the value of key in the response map.
+// response_value positions d at the value of key in the response map, one
+// whose keys are all distinct.
 static bool response_value(moss_cbor_dec *d, const char *key) {
 	moss_cbor_dec_init(d, resp, resp_len);
 	size_t pairs;
-	if (!moss_cbor_read_map(d, &pairs)) return false;
+	if (!moss_cbor_read_map_unique(d, &pairs)) return false;
 	for (size_t i = 0; i < pairs; i++) {
 		const char *k;
 		size_t kn;
@@ -670,7 +671,7 @@ static int shadow_result(int rc, const char *fn, char *buf, size_t cap, size_t *
 	uint64_t status = 0;
 	const uint8_t *doc = (const uint8_t *)"";
 	size_t n = 0;
-	bool ok = moss_cbor_read_map(&d, &pairs);
+	bool ok = moss_cbor_read_map_unique(&d, &pairs);
 	for (size_t i = 0; ok && i < pairs; i++) {
 		const char *k;
 		size_t kn;
@@ -771,13 +772,13 @@ typedef struct event {
 } event;
 
 // read_event decodes one event map. Keys this SDK does not know are skipped
-// (later versions may add some).
+// (later versions may add some); a key given twice fails it.
 static bool read_event(moss_cbor_dec *d, event *ev) {
 	memset(ev, 0, sizeof *ev);
 	ev->payload = (const uint8_t *)"";
 	ev->topic.s = ev->name.s = ev->version.s = ev->reason.s = "";
 	size_t pairs;
-	if (!moss_cbor_read_map(d, &pairs)) return false;
+	if (!moss_cbor_read_map_unique(d, &pairs)) return false;
 	for (size_t i = 0; i < pairs; i++) {
 		text k;
 		if (!moss_cbor_read_text(d, &k.s, &k.n)) return false;
