@@ -340,6 +340,25 @@ impl<'a> Decoder<'a> {
         self.container(MAP, 2)
     }
 
+    /// A map header, as `map`, for a map whose pairs must all be there,
+    /// keyed by text, no key given twice: the ABI refuses a map with a key
+    /// twice (ABI.md, "Overview") rather than pick one of its values. The
+    /// pairs are read ahead and left to the caller.
+    pub fn map_unique(&mut self) -> Res<usize> {
+        let n = self.map()?;
+        let mut ahead = Decoder { data: self.data, pos: self.pos };
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(n.min(16));
+        for _ in 0..n {
+            let k = ahead.string(TEXT)?;
+            if keys.contains(&k) {
+                return Err(InvalidCbor);
+            }
+            keys.push(k);
+            ahead.skip()?;
+        }
+        Ok(n)
+    }
+
     fn container(&mut self, major: u8, per: u64) -> Res<usize> {
         let (m, _, n, next) = self.head_at(self.pos)?;
         if m != major || n > (self.data.len() - next) as u64 / per {
@@ -460,6 +479,25 @@ mod tests {
         assert_eq!(d.text(), Ok("c"));
         assert_eq!(d.f64(), Ok(1.5));
         assert!(d.done());
+    }
+
+    #[test]
+    fn map_unique_refuses_a_key_twice() {
+        // {"a": 1, "b": 2}, then {"a": 1, "a": 1}, then 40 keys with the 36th again last.
+        let mut d = Decoder::new(&[0xa2, 0x61, b'a', 0x01, 0x61, b'b', 0x02]);
+        assert_eq!(d.map_unique(), Ok(2));
+        assert_eq!(d.text(), Ok("a"));
+        assert!(Decoder::new(&[0xa2, 0x61, b'a', 0x01, 0x61, b'a', 0x01]).map_unique().is_err());
+        let mut e = Encoder::new();
+        e.map(41);
+        for i in 0..40 {
+            e.text(&format!("k{}", i)).uint(0);
+        }
+        e.text("k35").uint(0);
+        let b = e.into_bytes();
+        assert!(Decoder::new(&b).map_unique().is_err());
+        // A map declaring more pairs than it holds.
+        assert!(Decoder::new(&[0xa2, 0x61, b'a', 0x01]).map_unique().is_err());
     }
 
     #[test]

@@ -168,11 +168,12 @@ fn host_error(name: &str, r: i32, buf: &mut Vec<u8>) -> Error {
     Error::new(code, message.unwrap_or_else(|| format!("{}: {}", name, code)))
 }
 
-/// Reads the message of a pending `{code, message}` map.
-fn error_message(b: &[u8]) -> Option<String> {
+/// Reads the message of a pending `{code, message}` map (none if the map is
+/// malformed, a key twice included).
+pub(crate) fn error_message(b: &[u8]) -> Option<String> {
     let mut d = Decoder::new(b);
     let mut message = None;
-    for _ in 0..d.map().ok()? {
+    for _ in 0..d.map_unique().ok()? {
         match d.text().ok()? {
             "message" => message = Some(d.text().ok()?.to_string()),
             _ => {
@@ -187,7 +188,7 @@ fn error_message(b: &[u8]) -> Option<String> {
 pub(crate) fn value_of<'a>(name: &str, resp: &'a [u8], key: &str) -> Result<Decoder<'a>> {
     let mut d = Decoder::new(resp);
     let bad = || Error::new(Code::Protocol, format!("moss: {}: the response holds no {}", name, key));
-    for _ in 0..d.map().map_err(|_| bad())? {
+    for _ in 0..d.map_unique().map_err(|_| bad())? {
         if d.text().map_err(|_| bad())? == key {
             return Ok(d);
         }

@@ -187,7 +187,7 @@ pub struct Event<'a> {
 pub fn read_event<'a>(d: &mut Decoder<'a>) -> Option<Event<'a>> {
     let mut ev = Event::default();
     let mut has_kind = false;
-    for _ in 0..d.map().ok()? {
+    for _ in 0..d.map_unique().ok()? {
         match d.text().ok()? {
             "kind" => {
                 ev.kind = d.uint().ok()?;
@@ -333,6 +333,55 @@ mod tests {
         } else {
             None
         }
+    }
+
+    /// The ABI's shared fixtures (abi/testdata/fixtures.json): events through
+    /// read_event, id and error responses through the SDK's decoders. What
+    /// the ABI refuses (a key twice among it), the SDK refuses.
+    #[test]
+    fn shared_fixtures() {
+        use crate::json::{self, Value};
+        let file = json::parse(include_bytes!("../../../abi/testdata/fixtures.json")).unwrap();
+        let mut n = 0;
+        for f in file.get("fixtures").and_then(Value::as_array).unwrap() {
+            let name = f.get("name").and_then(Value::as_str).unwrap();
+            let h = f.get("hex").and_then(Value::as_str).unwrap();
+            let refused = f.get("error").is_some();
+            let want = |k: &str| f.get("want").and_then(|w| w.get(k));
+            let num = |k: &str| match want(k) {
+                Some(Value::Number(x)) => *x as u64,
+                _ => 0,
+            };
+            let text = |k: &str| want(k).and_then(Value::as_str).unwrap_or("").to_string();
+            match f.get("kind").and_then(Value::as_str).unwrap() {
+                "event" => match event(h) {
+                    None => assert!(refused, "{}: event {} refused", name, h),
+                    Some(ev) => {
+                        assert!(!refused, "{}: event {} taken: {:?}", name, h, ev.topic);
+                        assert_eq!((ev.kind, ev.id, ev.abi), (num("kind"), num("id"), num("abi")), "{}", name);
+                        assert_eq!((ev.topic, ev.name, ev.version), (&*text("topic"), &*text("name"), &*text("version")), "{}", name);
+                        let payload: String = ev.payload.iter().map(|b| format!("{:02x}", b)).collect();
+                        if want("payload").is_some() {
+                            assert_eq!(format!("h'{}'", payload), text("payload"), "{}", name);
+                        }
+                    }
+                },
+                "id" => match crate::host::read_id("test")(&unhex(h)) {
+                    Ok(id) => assert!(!refused && id as u64 == num("id"), "{}: id {}", name, id),
+                    Err(e) => assert!(refused, "{}: {}", name, e),
+                },
+                "error" => {
+                    let msg = crate::host::error_message(&unhex(h));
+                    assert_eq!(msg.is_none(), refused, "{}: {:?}", name, msg);
+                    if let Some(m) = msg {
+                        assert_eq!(m, text("message"), "{}", name);
+                    }
+                }
+                _ => continue,
+            }
+            n += 1;
+        }
+        assert!(n > 0, "no event, id or error fixtures");
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn read_status(name: &str, resp: &[u8]) -> Result<(u16, Vec<u8>)> {
     let bad = || Error::new(Code::Protocol, format!("moss: {}: the response holds no status", name));
     let mut d = Decoder::new(resp);
     let (mut status, mut payload) = (None, Vec::new());
-    for _ in 0..d.map().map_err(|_| bad())? {
+    for _ in 0..d.map_unique().map_err(|_| bad())? {
         match d.text().map_err(|_| bad())? {
             "status" => status = d.uint().ok().and_then(|s| u16::try_from(s).ok()),
             // Go's CBOR encoder writes an empty document as null.
