@@ -226,6 +226,32 @@ export class Decoder {
     return this.arg;
   }
 
+  /**
+   * Reads a map head, leaving its pair count in arg, and checks ahead
+   * (without consuming them) that its pairs are there, each keyed by text,
+   * no key given twice: the ABI refuses a map with a key twice (ABI.md,
+   * "Overview") rather than pick one of its values. False and err if not.
+   */
+  mapUnique(): bool {
+    if (!this.head() || this.major != MAJOR_MAP) return this.fail();
+    const pairs = this.arg;
+    const ahead = new Decoder(this.p, this.end - this.p);
+    const keys: usize[] = []; // start and length of each key read
+    for (let i: u64 = 0; i < pairs; i++) {
+      if (!ahead.head() || ahead.major != MAJOR_TEXT || <u64>(ahead.end - ahead.p) < ahead.arg) return this.fail();
+      const k = ahead.p;
+      const n = <usize>ahead.arg;
+      for (let j = 0; j < keys.length; j += 2) {
+        if (keys[j + 1] == n && memory.compare(keys[j], k, n) == 0) return this.fail();
+      }
+      keys.push(k);
+      keys.push(n);
+      ahead.p += n;
+      if (!ahead.skip()) return this.fail();
+    }
+    return true;
+  }
+
   /** Skips the item whose head was just read. */
   skipBody(depth: i32): bool {
     if (depth > 16) return this.fail();

@@ -19,6 +19,7 @@ import { Encoder, Decoder, MAJOR_UINT, MAJOR_NEGINT, MAJOR_TEXT, MAJOR_ARRAY, MA
 import { E_DECODE, E_INVALID, E_INTERNAL, E_REJECTED, codeName, lastErrorCode, setError } from "./errors";
 import { JsonValue, parseJsonBytes } from "./json";
 import { formatNumber } from "./float";
+import { readEvent, readID, readErrorMessage } from "./decode";
 // Re-exported with "export *": asc (0.28) drops names re-exported one by
 // one ("export { X } from") when the package's index.ts re-exports this
 // file with "export *".
@@ -80,17 +81,8 @@ function finish(fn: string, r: i32): i32 {
       n = host_response(respPtr, respCap);
     }
     if (n > 0 && <u32>n <= respCap) {
-      const d = new Decoder(respPtr, <usize>n);
-      if (d.head() && d.major == MAJOR_MAP) {
-        const pairs = d.arg;
-        for (let i: u64 = 0; i < pairs && !d.err; i++) {
-          const k = d.text();
-          if (k == "message") {
-            const m = d.text();
-            if (!d.err && m.length > 0) msg = m;
-          } else d.skip();
-        }
-      }
+      const m = readErrorMessage(respPtr, <usize>n);
+      if (m != null) msg = m;
     }
     return setError(r, "moss: " + fn + ": " + msg);
   }
@@ -105,17 +97,8 @@ function finish(fn: string, r: i32): i32 {
 
 /** Decodes a response {id: uint}: the id, or a negative code. */
 function responseID(fn: string): i64 {
-  const d = new Decoder(respPtr, respLen);
-  if (d.head() && d.major == MAJOR_MAP) {
-    const pairs = d.arg;
-    for (let i: u64 = 0; i < pairs && !d.err; i++) {
-      if (d.text() == "id") {
-        const id = d.uint();
-        if (!d.err && id <= 0xffffffff) return <i64>id;
-        break;
-      } else d.skip();
-    }
-  }
+  const id = readID(respPtr, respLen);
+  if (id >= 0) return id;
   return setError(-E_DECODE, "moss: " + fn + ": response has no id");
 }
 
@@ -337,7 +320,7 @@ function configValue(path: string[]): Decoder | null {
   const r = finish("config " + pathString(path), host_config_get(reqPtr(), reqLen(), respPtr, respCap));
   if (r < 0) return null;
   const d = new Decoder(respPtr, respLen);
-  if (d.head() && d.major == MAJOR_MAP) {
+  if (d.mapUnique()) {
     const pairs = d.arg;
     for (let i: u64 = 0; i < pairs && !d.err; i++) {
       if (d.text() == "value") {
@@ -445,7 +428,7 @@ export function secretGet(name: string): Result<Uint8Array> {
   const r = finish("secret_get", host_secret_get(reqPtr(), reqLen(), respPtr, respCap));
   if (r < 0) return new Result<Uint8Array>(r, new Uint8Array(0));
   const d = new Decoder(respPtr, respLen);
-  if (d.head() && d.major == MAJOR_MAP) {
+  if (d.mapUnique()) {
     const pairs = d.arg;
     for (let i: u64 = 0; i < pairs && !d.err; i++) {
       if (d.text() == "value") {
@@ -518,7 +501,7 @@ function shadowResult(fn: string, r: i32): ShadowResult {
   const d = new Decoder(respPtr, respLen);
   let status: i64 = -1;
   let payload = none;
-  if (d.head() && d.major == MAJOR_MAP) {
+  if (d.mapUnique()) {
     const pairs = d.arg;
     for (let i: u64 = 0; i < pairs && !d.err; i++) {
       const k = d.text();
@@ -767,30 +750,13 @@ export function moss_on_events(ptr: usize, len: i32): i32 {
   if (!d.head() || d.major != MAJOR_ARRAY) return RC_BAD_BATCH;
   const n = d.arg;
   for (let i: u64 = 0; i < n; i++) {
-    if (!d.head() || d.major != MAJOR_MAP) return RC_BAD_BATCH;
-    const pairs = d.arg;
-    let kind: u64 = 0;
-    let id: u64 = 0;
-    let topic = "";
-    let payload: Uint8Array | null = null;
-    let path: string[] = [];
-    for (let j: u64 = 0; j < pairs; j++) {
-      const k = d.text();
-      if (d.err) return RC_BAD_BATCH;
-      if (k == "kind") kind = d.uint();
-      else if (k == "id") id = d.uint();
-      else if (k == "topic") topic = d.text();
-      else if (k == "payload") {
-        if (d.head() && d.major == 2) payload = d.bytesBody();
-        else d.err = true;
-      } else if (k == "path") {
-        if (d.head() && d.major == MAJOR_ARRAY) {
-          const m = d.arg;
-          for (let x: u64 = 0; x < m && !d.err; x++) path.push(d.text());
-        } else d.err = true;
-      } else d.skip();
-      if (d.err) return RC_BAD_BATCH;
-    }
+    const ev = readEvent(d);
+    if (ev == null) return RC_BAD_BATCH;
+    const kind = ev.kind;
+    const id = ev.id;
+    const topic = ev.topic;
+    const payload = ev.payload;
+    const path = ev.path;
     if (kind == 1) {
       for (let s = 0; s < onStarts.length; s++) {
         const e = onStarts[s]();
