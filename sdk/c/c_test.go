@@ -620,3 +620,10 @@ func TestShadowProbe(t *testing.T) {
 	h.Publish("probe/cmd", "ping")
 	p.Expect("pong", "1")
 }
+
+// TestHandover runs testdata/counter, the C port of the Go counter, through
+// an update event it defers and a hot swap that hands its count over
+// (moss_on_update, moss_state_save, moss_handover) in a real host.
+func TestHandover(t *testing.T) {
+	conformance.RunHandover(t, buildC(t, "sdk/c/testdata/counter/counter.c"))
+}

@@ -51,6 +51,8 @@ HOST_FUNC(shadow_update);
 HOST_FUNC(shadow_delete);
 HOST_FUNC(shadow_list);
 HOST_FUNC(shadow_watch);
+HOST_FUNC(state_save);
+HOST_FUNC(defer_update);
 // response copies the pending response (a result, or the {code, message} of
 // a failure) to ptr if it fits in cap, and returns its length.
 MOSS_IMPORT("response") int32_t moss__response(uint8_t *ptr, int32_t cap);
@@ -745,7 +747,7 @@ int64_t moss_shadow_watch(const char *thing, const char *name, const char *topic
 
 // ---- Events ----------------------------------------------------------------
 
-enum { EV_START = 1, EV_MESSAGE = 2, EV_TIMER = 3, EV_CONFIG = 4, EV_STOP = 5 };
+enum { EV_START = 1, EV_MESSAGE = 2, EV_TIMER = 3, EV_CONFIG = 4, EV_STOP = 5, EV_UPDATE = 6 };
 
 // The keys an event carried (event.has), for the fixture test.
 enum {
@@ -871,6 +873,34 @@ static int dispatch_config(const event *ev, moss_config_fn fn, void *ctx) {
 	return 0;
 }
 
+// ---- Upgrades and updates ----------------------------------------------------
+
+static moss_update_fn update_fn;
+static uint8_t *handover; // the start event's payload, NULL without one
+static size_t handover_len;
+
+void moss_on_update(moss_update_fn fn) { update_fn = fn; }
+
+const uint8_t *moss_handover(size_t *len) {
+	if (len) *len = handover_len;
+	return handover;
+}
+
+int moss_state_save(const void *data, size_t len) {
+	if (data == NULL && len > 0) return sdk_error(MOSS_E_INVALID, "moss: state_save: no data");
+	begin(1);
+	moss_cbor_put_str(&req, "data");
+	moss_cbor_put_bytes(&req, data, len);
+	return CALL(state_save);
+}
+
+int moss_defer_update(uint32_t seconds) {
+	begin(1);
+	moss_cbor_put_str(&req, "seconds");
+	moss_cbor_put_uint(&req, seconds);
+	return CALL(defer_update);
+}
+
 // dispatch handles one event; non-zero ends the batch.
 static int dispatch(const event *ev) {
 	handler *h;
@@ -881,6 +911,12 @@ static int dispatch(const event *ev) {
 		free(version_str);
 		name_str = dup_text(ev->name);
 		version_str = dup_text(ev->version);
+		free(handover);
+		handover = NULL, handover_len = 0;
+		if ((ev->has & HAS_PAYLOAD) && (handover = malloc(ev->payload_len ? ev->payload_len : 1)) != NULL) {
+			memcpy(handover, ev->payload, ev->payload_len);
+			handover_len = ev->payload_len;
+		}
 		if (start_fn) {
 			int rc = start_fn();
 			if (rc != 0) {
@@ -917,6 +953,16 @@ static int dispatch(const event *ev) {
 			const char *reason = ev->has & HAS_REASON ? cstring(ev->reason, &saved) : "";
 			stop_fn(reason);
 			if (ev->has & HAS_REASON) ((char *)reason)[ev->reason.n] = (char)saved;
+		}
+		return 0;
+	case EV_UPDATE:
+		if (update_fn) {
+			const char *version = ev->has & HAS_VERSION ? cstring(ev->version, &saved) : "";
+			uint32_t secs = update_fn(version);
+			if (ev->has & HAS_VERSION) ((char *)version)[ev->version.n] = (char)saved;
+			if (secs > 0 && moss_defer_update(secs) < 0) {
+				moss_log(MOSS_LEVEL_ERROR, "moss: defer update: %s", moss_last_error());
+			}
 		}
 		return 0;
 	}

@@ -112,6 +112,35 @@ typedef void (*moss_stop_fn)(const char *reason);
 void moss_on_start(moss_start_fn fn);
 void moss_on_stop(moss_stop_fn fn);
 
+// ---- Hot swaps and deployments ---------------------------------------------
+
+// moss_state_save hands data to the next version of the component when a
+// deployment replaces this one without a restart (hot swap): call it from
+// the stop function when the reason is "upgrade" (at most 1 MiB; a later
+// call replaces the data). Errors: MOSS_E_INVALID outside such a stop.
+// Host function: state_save.
+int moss_state_save(const void *data, size_t len);
+
+// moss_handover returns the data the previous version saved with
+// moss_state_save and its length in *len, or NULL (and 0) when this
+// instance did not start from a hot swap. Valid from the start function on,
+// until the next start.
+const uint8_t *moss_handover(size_t *len);
+
+// moss_update_fn runs on the update event: a deployment is about to update
+// or reconfigure the component (version is the new one, "" when only the
+// configuration changes). It returns how many seconds the deployment should
+// wait, 0 to accept now, as Greengrass's DeferComponentUpdate; the
+// deployment asks again when the time is up and goes ahead anyway once its
+// update policy's timeout has passed.
+typedef uint32_t (*moss_update_fn)(const char *version);
+void moss_on_update(moss_update_fn fn);
+
+// moss_defer_update asks the deployment to wait seconds (at most 86400; 0
+// withdraws the request): what moss_on_update's function does with its
+// answer. Host function: defer_update.
+int moss_defer_update(uint32_t seconds);
+
 // moss_name and moss_version return the component's name and version as the
 // start event gave them ("" before it).
 const char *moss_name(void);

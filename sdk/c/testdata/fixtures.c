@@ -79,6 +79,8 @@ UNUSED_HOST(timer_stop)
 UNUSED_HOST(report_state)
 UNUSED_HOST(secret_get)
 UNUSED_HOST(cloud_unsubscribe)
+UNUSED_HOST(state_save)
+UNUSED_HOST(defer_update)
 
 int32_t moss__response(uint8_t *ptr, int32_t cap) {
 	if (pending == NULL) return MOSS_E_NO_RESPONSE;
