@@ -876,10 +876,24 @@ static int dispatch_config(const event *ev, moss_config_fn fn, void *ctx) {
 // ---- Upgrades and updates ----------------------------------------------------
 
 static moss_update_fn update_fn;
+// run_update is set by moss_on_update, so that only a component that
+// registers an update function imports defer_update (wasm-ld drops the
+// rest).
+static void (*run_update)(const char *version);
 static uint8_t *handover; // the start event's payload, NULL without one
 static size_t handover_len;
 
-void moss_on_update(moss_update_fn fn) { update_fn = fn; }
+static void update_and_defer(const char *version) {
+	uint32_t secs = update_fn(version);
+	if (secs > 0 && moss_defer_update(secs) < 0) {
+		moss_log(MOSS_LEVEL_ERROR, "moss: defer update: %s", moss_last_error());
+	}
+}
+
+void moss_on_update(moss_update_fn fn) {
+	update_fn = fn;
+	run_update = fn ? update_and_defer : NULL;
+}
 
 const uint8_t *moss_handover(size_t *len) {
 	if (len) *len = handover_len;
@@ -956,13 +970,10 @@ static int dispatch(const event *ev) {
 		}
 		return 0;
 	case EV_UPDATE:
-		if (update_fn) {
+		if (run_update) {
 			const char *version = ev->has & HAS_VERSION ? cstring(ev->version, &saved) : "";
-			uint32_t secs = update_fn(version);
+			run_update(version);
 			if (ev->has & HAS_VERSION) ((char *)version)[ev->version.n] = (char)saved;
-			if (secs > 0 && moss_defer_update(secs) < 0) {
-				moss_log(MOSS_LEVEL_ERROR, "moss: defer update: %s", moss_last_error());
-			}
 		}
 		return 0;
 	}

@@ -374,3 +374,10 @@ func TestShadowProbe(t *testing.T) {
 	h.Publish("probe/cmd", "ping")
 	p.Expect("pong", "1")
 }
+
+// TestHandover runs testdata/counter, the Rust port of the Go counter,
+// through an update event it defers and a hot swap that hands its count
+// over (moss::on_update, moss::state_save, moss::handover) in a real host.
+func TestHandover(t *testing.T) {
+	conformance.RunHandover(t, buildRust(t, "sdk/rust/testdata/counter/counter.rs"))
+}

@@ -36,11 +36,7 @@ pub(crate) mod imports {
         pub fn shadow_delete(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
         pub fn shadow_list(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
         pub fn shadow_watch(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
-        // Declared for the table's sake (rust_test.go checks it against
-        // abi.HostFunctions); the SDK has no hot-swap API calling it yet.
-        #[allow(dead_code)]
         pub fn state_save(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
-        #[allow(dead_code)]
         pub fn defer_update(req: *const u8, req_len: u32, resp: *mut u8, resp_cap: u32) -> i32;
         /// Copies the pending response to ptr if it fits in cap; returns its
         /// length, or -code.
@@ -79,7 +75,9 @@ pub(crate) mod imports {
         shadow_update,
         shadow_delete,
         shadow_list,
-        shadow_watch
+        shadow_watch,
+        state_save,
+        defer_update
     );
     pub unsafe fn response(_: *mut u8, _: u32) -> i32 {
         -10

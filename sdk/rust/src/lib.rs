@@ -149,6 +149,67 @@ pub fn on_stop(f: impl FnOnce(&str) + 'static) {
     drop(old);
 }
 
+// ---- Hot swaps and deployments --------------------------------------------------
+
+/// Hands `data` to the next version of the component when a deployment
+/// replaces this one without a restart (hot swap): call it from the
+/// [`on_stop`] function when the reason is `"upgrade"` (at most 1 MiB; a
+/// later call replaces the data). The new version reads it with
+/// [`handover`]. Errors: `E_INVALID` outside such a stop. Host function:
+/// `state_save`.
+pub fn state_save(data: &[u8]) -> Result<()> {
+    host::call(
+        "state_save",
+        imports::state_save,
+        |e| {
+            e.map(1).text("data").bytes(data);
+        },
+        host::no_response,
+    )
+}
+
+/// The data the previous version handed over with [`state_save`]; empty
+/// when this instance did not start from a hot swap. Valid from the start
+/// function on.
+pub fn handover() -> Vec<u8> {
+    runtime::with(|rt| rt.handover.clone())
+}
+
+/// Runs `f` on each update event: a deployment is about to update or
+/// reconfigure the component (the new version, "" when only its
+/// configuration changes). `f` returns how long the deployment should wait,
+/// zero to accept now, as Greengrass's DeferComponentUpdate; the SDK asks
+/// for it with [`defer_update`]. The deployment asks again when the time is
+/// up, and goes ahead anyway once its update policy's timeout has passed.
+/// A later `on_update` replaces `f`.
+pub fn on_update(mut f: impl FnMut(&str) -> Duration + 'static) {
+    let run = move |version: &str| {
+        let wait = f(version);
+        if !wait.is_zero() {
+            if let Err(e) = defer_update(wait) {
+                error!("defer update: {}", e);
+            }
+        }
+    };
+    let old = runtime::with(|rt| rt.update.replace(Box::new(run)));
+    drop(old);
+}
+
+/// Asks the deployment to wait `wait` (rounded up to whole seconds, at most
+/// a day; zero withdraws an earlier request). Errors: `E_INVALID` (over a
+/// day). Host function: `defer_update`.
+pub fn defer_update(wait: Duration) -> Result<()> {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    host::call(
+        "defer_update",
+        imports::defer_update,
+        |e| {
+            e.map(1).text("seconds").uint(secs);
+        },
+        host::no_response,
+    )
+}
+
 /// The component's name, as the start event gave it ("" before).
 pub fn name() -> String {
     runtime::with(|rt| rt.name.clone())

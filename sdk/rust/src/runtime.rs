@@ -76,6 +76,10 @@ pub(crate) struct Runtime {
     pub timers: Table<TimerFn>,
     pub watches: Table<WatchFn>,
     pub stop: Option<Box<dyn FnOnce(&str)>>,
+    // on_update's function, with the call of defer_update: only a component
+    // that registers one imports defer_update.
+    pub update: Option<Box<dyn FnMut(&str)>>,
+    pub handover: Vec<u8>,
     pub name: String,
     pub version: String,
 }
@@ -89,6 +93,8 @@ thread_local! {
         timers: Table::new(),
         watches: Table::new(),
         stop: None,
+        update: None,
+        handover: Vec::new(),
         name: String::new(),
         version: String::new(),
     });
@@ -165,6 +171,7 @@ const EV_MESSAGE: u64 = 2;
 const EV_TIMER: u64 = 3;
 const EV_CONFIG: u64 = 4;
 const EV_STOP: u64 = 5;
+const EV_UPDATE: u64 = 6;
 
 /// One event, its strings borrowed from the batch. Keys it does not carry
 /// are empty.
@@ -260,6 +267,7 @@ fn dispatch(ev: &Event<'_>, start: &mut dyn FnMut() -> Result<(), String>) -> i3
             with(|rt| {
                 rt.name = ev.name.to_string();
                 rt.version = ev.version.to_string();
+                rt.handover = ev.payload.to_vec();
             });
             if let Err(e) = start() {
                 crate::error!("start: {}", e);
@@ -293,6 +301,17 @@ fn dispatch(ev: &Event<'_>, start: &mut dyn FnMut() -> Result<(), String>) -> i3
         EV_STOP => {
             if let Some(f) = with(|rt| rt.stop.take()) {
                 f(ev.reason);
+            }
+        }
+        EV_UPDATE => {
+            if let Some(mut f) = with(|rt| rt.update.take()) {
+                f(ev.version);
+                // Put it back unless the handler registered another.
+                with(|rt| {
+                    if rt.update.is_none() {
+                        rt.update = Some(f);
+                    }
+                });
             }
         }
         _ => {} // a kind from a later version
