@@ -93,3 +93,10 @@ func TestFixtures(t *testing.T) {
 		}
 	}
 }
+
+// TestHandover runs testdata/counter, the AssemblyScript port of the Go
+// counter, through an update event it defers and a hot swap that hands its
+// count over (onUpdate, onUpgrade, handover) in a real host.
+func TestHandover(t *testing.T) {
+	conformance.RunHandover(t, buildAS(t, "sdk/assemblyscript/testdata/counter/counter.ts"))
+}

@@ -10,6 +10,8 @@ export class Event {
   kind: u64 = 0;
   id: u64 = 0;
   topic: string = "";
+  version: string = "";
+  reason: string = "";
   payload: Uint8Array | null = null;
   path: string[] = [];
 }
@@ -28,6 +30,8 @@ export function readEvent(d: Decoder): Event | null {
     if (k == "kind") ev.kind = d.uint();
     else if (k == "id") ev.id = d.uint();
     else if (k == "topic") ev.topic = d.text();
+    else if (k == "version") ev.version = d.text();
+    else if (k == "reason") ev.reason = d.text();
     else if (k == "payload") {
       if (d.head() && d.major == 2) ev.payload = d.bytesBody();
       else d.err = true;

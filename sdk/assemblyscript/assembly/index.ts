@@ -49,6 +49,8 @@ export * from "./json";
 @external("moss", "shadow_update") declare function host_shadow_update(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
 @external("moss", "shadow_delete") declare function host_shadow_delete(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
 @external("moss", "shadow_list") declare function host_shadow_list(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "state_save") declare function host_state_save(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
+@external("moss", "defer_update") declare function host_defer_update(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
 @external("moss", "shadow_watch") declare function host_shadow_watch(reqPtr: usize, reqLen: u32, respPtr: usize, respCap: u32): i32;
 @external("wasi_snapshot_preview1", "clock_time_get") declare function wasi_clock_time_get(id: u32, precision: u64, out: usize): u16;
 
@@ -720,6 +722,75 @@ export function onStop(fn: () => void): void {
   onStops.push(fn);
 }
 
+// ---- Hot swaps and deployments --------------------------------------------------------------
+
+// The functions onUpgrade and onUpdate register, each with the host call it
+// leads to: set only by them, so that a component that registers none does
+// not import state_save or defer_update.
+let upgradeFn: (() => Uint8Array) | null = null;
+let updateFn: ((version: string) => u32) | null = null;
+let runUpgrade: (() => void) | null = null;
+let runUpdate: ((version: string) => void) | null = null;
+let handoverData = new Uint8Array(0);
+
+function saveState(): void {
+  const data = upgradeFn!();
+  req.reset().map(1);
+  req.text("data");
+  req.bytes(data);
+  if (finish("state_save", host_state_save(reqPtr(), reqLen(), respPtr, respCap)) < 0) error("moss: upgrade: " + lastError());
+}
+
+function updateAndDefer(version: string): void {
+  const secs = updateFn!(version);
+  if (secs > 0 && deferUpdate(secs) < 0) error("moss: defer update: " + lastError());
+}
+
+/**
+ * Registers fn to hand state to the next version of the component when a
+ * deployment replaces this one without a restart (hot swap): fn runs on the
+ * stop event that announces the upgrade, before the onStop functions, and
+ * the new version reads what it returned with handover(). A later onUpgrade
+ * replaces fn. Host function: state_save.
+ */
+export function onUpgrade(fn: () => Uint8Array): void {
+  upgradeFn = fn;
+  runUpgrade = saveState;
+}
+
+/**
+ * The state the previous version handed over (onUpgrade); empty when this
+ * instance did not start from a hot swap. Valid from the start functions on.
+ */
+export function handover(): Uint8Array {
+  return handoverData;
+}
+
+/**
+ * Registers fn to hear that a deployment is about to update or reconfigure
+ * the component (version is the new version, "" when only its
+ * configuration changes). fn returns how many seconds the deployment
+ * should wait, 0 to accept now, as Greengrass's DeferComponentUpdate; the
+ * deployment asks again when the time is up, and goes ahead anyway once its
+ * update policy's timeout has passed. A later onUpdate replaces fn.
+ */
+export function onUpdate(fn: (version: string) => u32): void {
+  updateFn = fn;
+  runUpdate = updateAndDefer;
+}
+
+/**
+ * Asks the deployment to wait seconds (at most 86400; 0 withdraws the
+ * request): what onUpdate's function does with its answer. 0, or a negative
+ * code (-E_INVALID over a day). Host function: defer_update.
+ */
+export function deferUpdate(seconds: u32): i32 {
+  req.reset().map(1);
+  req.text("seconds");
+  req.uint(<u64>seconds);
+  return finish("defer_update", host_defer_update(reqPtr(), reqLen(), respPtr, respCap));
+}
+
 // ---- Exports -------------------------------------------------------------------------------
 
 const RC_OK: i32 = 0;
@@ -758,6 +829,7 @@ export function moss_on_events(ptr: usize, len: i32): i32 {
     const payload = ev.payload;
     const path = ev.path;
     if (kind == 1) {
+      handoverData = payload == null ? new Uint8Array(0) : payload;
       for (let s = 0; s < onStarts.length; s++) {
         const e = onStarts[s]();
         if (e != null) {
@@ -785,7 +857,10 @@ export function moss_on_events(ptr: usize, len: i32): i32 {
         fn(path);
       }
     } else if (kind == 5) {
+      if (ev.reason == "upgrade" && runUpgrade != null) runUpgrade!();
       for (let s = onStops.length - 1; s >= 0; s--) onStops[s]();
+    } else if (kind == 6) {
+      if (runUpdate != null) runUpdate!(ev.version);
     }
     // Kinds added by later hosts are skipped.
   }
