@@ -101,6 +101,7 @@ func appendSLEB(b []byte, v int64) []byte {
 const (
 	secCustom = 0
 	secImport = 2
+	secTable  = 4
 	secMemory = 5
 	secGlobal = 6
 	secExport = 7
@@ -219,6 +220,8 @@ func instrument(wasm []byte) ([]byte, error) {
 			}
 			emit(s.id, body)
 			sawExport = true
+		case secTable:
+			emit(s.id, capTables(s.body))
 		case secCode:
 			var err error
 			out = append(out, s.id)

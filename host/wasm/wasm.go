@@ -149,7 +149,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		return nil, fmt.Errorf("component %s: compile: %w", name, err)
 	}
 	if !e.interrupt {
-		code = wasm
+		code = capTablesOnly(wasm)
 	}
 	cm, err := e.rt.CompileModule(ctx, code)
 	if err != nil {
