@@ -77,6 +77,12 @@ var hostileCases = []hostileCase{{
 	want:     component.StateBroken,
 	cause:    []string{"moss_on_events", "call deadline exceeded (100ms)"},
 }, {
+	name:     "sleeploop",
+	manifest: hostileLimits + grant("pubsub.subscribe", "hostile/in"),
+	poke:     true,
+	want:     component.StateBroken,
+	cause:    []string{"moss_on_events", "call deadline exceeded (100ms)"},
+}, {
 	// Growing to a 4 MiB limit a page at a time should take well under a
 	// millisecond and cost the host about the limit in heap (plus the
 	// allocator's headroom): three attempts and the host's own start stay

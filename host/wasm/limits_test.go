@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moss-edge/moss/abi"
 )
@@ -56,5 +57,69 @@ func TestTableCap(t *testing.T) {
 		if !errors.Is(err, ErrTableLimit) || !strings.Contains(err.Error(), "initial size 2097152 entries, the limit is 1048576") {
 			t.Fatalf("interpreter %v: big table: %v", interp, err)
 		}
+	}
+}
+
+// lateCounter is a Handler that takes a millisecond a call, as a host call
+// doing real work would, and counts the calls it is given after the call's
+// deadline (its context cancelled by the watchdog).
+type lateCounter struct{ calls, late int }
+
+func (h *lateCounter) HostCall(ctx context.Context, _ Func, _ []byte) ([]byte, error) {
+	h.calls++
+	if ctx.Err() != nil {
+		h.late++
+	}
+	time.Sleep(time.Millisecond)
+	return nil, nil
+}
+
+// TestHostCallAfterDeadlineTraps: a guest looping on host calls is trapped
+// at the first host call after its deadline, not a thousand calls later
+// when its own interrupt check reads the flag, and no handler runs for a
+// call past the deadline.
+func TestHostCallAfterDeadlineTraps(t *testing.T) {
+	for _, interp := range []bool{false, true} {
+		e, err := NewEngine(context.Background(), Options{Interpreter: interp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &lateCounter{}
+		inst, err := instantiate(t, e, "callloop.wat", h, InstanceConfig{Deadline: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = inst.Deliver(batch(abi.Event{Kind: abi.EventTimer, ID: 1}))
+		e.Close(context.Background())
+		if !errors.Is(err, ErrDeadline) {
+			t.Fatalf("interpreter %v: Deliver = %v, want ErrDeadline", interp, err)
+		}
+		// The one call running when the watchdog fired may see its
+		// context end; none may start after.
+		if h.late > 1 {
+			t.Fatalf("interpreter %v: %d of %d host calls reached the handler after the deadline", interp, h.late, h.calls)
+		}
+	}
+}
+
+// blockingHandler waits for its context: a host call that would block past
+// the deadline (a QoS 1 publish waiting for its PUBACK).
+type blockingHandler struct{}
+
+func (blockingHandler) HostCall(ctx context.Context, _ Func, _ []byte) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestBlockingHostCallEndsAtDeadline: a handler's context ends at the call's
+// deadline, and the call then fails with ErrDeadline.
+func TestBlockingHostCallEndsAtDeadline(t *testing.T) {
+	e := newEngine(t, "")
+	inst, err := instantiate(t, e, "callloop.wat", blockingHandler{}, InstanceConfig{Deadline: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Deliver(batch(abi.Event{Kind: abi.EventTimer, ID: 1})); !errors.Is(err, ErrDeadline) {
+		t.Fatalf("Deliver = %v, want ErrDeadline", err)
 	}
 }
