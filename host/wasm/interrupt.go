@@ -572,7 +572,12 @@ func (r *reader) memarg() {
 func (r *reader) immediates(op byte) {
 	switch op {
 	case 0x0e: // br_table
-		for n := r.count(); n > 0 && r.err == nil; n-- {
+		n := r.count()
+		if n > MaxBrTableTargets {
+			r.fail(fmt.Errorf("%w: a br_table of %d targets, the limit is %d", ErrCompileBudget, n, MaxBrTableTargets))
+			return
+		}
+		for ; n > 0 && r.err == nil; n-- {
 			r.u32()
 		}
 		r.u32()

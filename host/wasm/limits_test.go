@@ -3,11 +3,13 @@ package wasm
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moss-edge/moss/abi"
+	"github.com/moss-edge/moss/internal/testwasm"
 )
 
 // TestStartSectionRefused: a start function would run inside wazero's
@@ -121,5 +123,30 @@ func TestBlockingHostCallEndsAtDeadline(t *testing.T) {
 	}
 	if err := inst.Deliver(batch(abi.Event{Kind: abi.EventTimer, ID: 1})); !errors.Is(err, ErrDeadline) {
 		t.Fatalf("Deliver = %v, want ErrDeadline", err)
+	}
+}
+
+// TestCompileBudget: a br_table past MaxBrTableTargets is refused before
+// wazero's compiler sees it; a compilation past CompileTimeout, or whose
+// context ends, returns at once with a typed error.
+func TestCompileBudget(t *testing.T) {
+	e := newEngine(t, "")
+	_, err := e.Compile(context.Background(), "brtable", testwasm.WAT(t, filepath.Join("testdata", "brtable.wat")))
+	if !errors.Is(err, ErrCompileBudget) || !strings.Contains(err.Error(), "a br_table of 70000 targets, the limit is 65536") {
+		t.Fatalf("br_table: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	echo := testwasm.WAT(t, filepath.Join("testdata", "echo.wat"))
+	if _, err := e.Compile(ctx, "echo", echo); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	short, err := NewEngine(context.Background(), Options{CompileTimeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close(context.Background())
+	if _, err := short.Compile(context.Background(), "echo", echo); !errors.Is(err, ErrCompileBudget) || !strings.Contains(err.Error(), "not compiled within 1ns") {
+		t.Fatalf("timeout: %v", err)
 	}
 }

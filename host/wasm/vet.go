@@ -18,6 +18,17 @@ var ErrStartSection = errors.New("has a start section")
 // or a larger initial table, than MaxTables and MaxTableEntries allow.
 var ErrTableLimit = errors.New("over the table limit")
 
+// ErrCompileBudget is returned by Compile for a module that would cost more
+// to compile than the engine allows: past Options.CompileTimeout, or past a
+// limit vet checks because wazero's compile time grows faster than linearly
+// with it (MaxBrTableTargets).
+var ErrCompileBudget = errors.New("over the compile budget")
+
+// MaxBrTableTargets is the most targets one br_table may have. A 2 MB module
+// holding one br_table of 2 million targets kept wazero's compiler busy for
+// over 12 minutes and 800 MB; a compiler-generated switch has a few hundred.
+const MaxBrTableTargets = 1 << 16
+
 // MaxTables and MaxTableEntries bound what the tables of one instance make
 // the host allocate: wazero keeps a table as a slice of 8-byte references,
 // allocated as table.grow asks, outside the linear memory that
