@@ -405,13 +405,15 @@ func (l *Link) Publish(ctx context.Context, topic string, payload []byte, qos by
 				t.Stop()
 				return nil
 			case <-t.C:
+			case <-ctx.Done(): // the caller's deadline: spool it
+				t.Stop()
 			}
 		}
 	}
 	if direct && qos == 1 {
 		select {
 		case l.inflight <- struct{}{}:
-			switch err := l.sendDirect(topic, payload); {
+			switch err := l.sendDirect(ctx, topic, payload); {
 			case err == nil:
 				return nil
 			case errors.Is(err, ErrRefused):
@@ -439,8 +441,9 @@ func (l *Link) Publish(ctx context.Context, topic string, payload []byte, qos by
 // outcome. Network writes never happen on the caller's goroutine: a
 // component's call must not hang on a full TCP send buffer. A message whose
 // PUBACK is late stays in flight and is also spooled by the caller; QoS 1 is
-// at least once.
-func (l *Link) sendDirect(topic string, payload []byte) error {
+// at least once. ctx ending (the calling component's deadline) ends the wait
+// as AckWait does.
+func (l *Link) sendDirect(ctx context.Context, topic string, payload []byte) error {
 	res := make(chan error, 1)
 	p := bytes.Clone(payload)
 	go func() {
@@ -454,6 +457,8 @@ func (l *Link) sendDirect(topic string, payload []byte) error {
 		return err
 	case <-t.C:
 		return fmt.Errorf("no PUBACK within %v", l.opt.AckWait)
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the PUBACK: %w", ctx.Err())
 	}
 }
 

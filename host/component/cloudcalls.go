@@ -18,7 +18,7 @@ func cloudError(fn string, err error) error {
 	return abi.Errorf(abi.ErrInternal, "%s: %v", fn, err)
 }
 
-func (c *Component) cloudPublish(req []byte) error {
+func (c *Component) cloudPublish(ctx context.Context, req []byte) error {
 	var r abi.CloudPublishRequest
 	if err := c.decode(abi.FuncCloudPublish, req, &r); err != nil {
 		return err
@@ -34,8 +34,9 @@ func (c *Component) cloudPublish(req []byte) error {
 		return abi.Errorf(abi.ErrRate, "cloud_publish: over publish_rate (%d messages a second)", c.spec.Limits.PublishRate)
 	}
 	// The link bounds its own wait (it spools a message whose PUBACK is
-	// late), well inside the call deadline.
-	if err := c.env.Cloud.Publish(context.Background(), r.Topic, r.Payload, r.QoS); err != nil {
+	// late); ctx ends it at the call's deadline, so that a guest looping on
+	// QoS 1 publishes is stopped on time.
+	if err := c.env.Cloud.Publish(ctx, r.Topic, r.Payload, r.QoS); err != nil {
 		return cloudError(abi.FuncCloudPublish, err)
 	}
 	return nil

@@ -678,9 +678,9 @@ type gate struct {
 	open atomic.Bool
 }
 
-func (g *gate) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
+func (g *gate) HostCall(ctx context.Context, fn wasm.Func, req []byte) ([]byte, error) {
 	if g.open.Load() {
-		return g.c.HostCall(fn, req)
+		return g.c.HostCall(ctx, fn, req)
 	}
 	name := abi.HostFunctions[fn]
 	if name == abi.FuncLog {

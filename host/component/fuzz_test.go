@@ -1,6 +1,7 @@
 package component
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -41,7 +42,7 @@ func FuzzHostCall(f *testing.F) {
 		c := New(Spec{Name: "fuzz", Version: "1.0.0", Limits: limits.Defaults(), Policy: policy}, Env{Bus: bus.New(), Codec: codec})
 		c.guest = newGuestState()
 		defer c.guest.stop()
-		_, err := c.HostCall(wasm.Func(fn), req)
+		_, err := c.HostCall(context.Background(), wasm.Func(fn), req)
 		var e *abi.Error
 		if err != nil && !errors.As(err, &e) {
 			t.Fatalf("%s: error %v is not an *abi.Error", abi.HostFunctions[fn], err)

@@ -2,6 +2,7 @@ package component
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +15,7 @@ import (
 
 // HostCall implements wasm.Handler. It runs on the component's goroutine,
 // inside a call into the guest.
-func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
+func (c *Component) HostCall(ctx context.Context, fn wasm.Func, req []byte) ([]byte, error) {
 	switch abi.HostFunctions[fn] {
 	case abi.FuncPublish:
 		return nil, c.publish(req)
@@ -39,7 +40,7 @@ func (c *Component) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
 	case abi.FuncSecretGet:
 		return c.secretGet(req)
 	case abi.FuncCloudPublish:
-		return nil, c.cloudPublish(req)
+		return nil, c.cloudPublish(ctx, req)
 	case abi.FuncCloudSubscribe:
 		return c.cloudSubscribe(req)
 	case abi.FuncCloudUnsubscribe:

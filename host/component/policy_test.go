@@ -1,6 +1,7 @@
 package component
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -66,7 +67,7 @@ func TestPolicyMatrix(t *testing.T) {
 		c := New(Spec{Name: "m", Version: "1.0.0", Limits: limits.Defaults(), Policy: policy},
 			Env{Bus: bus.New(), Codec: codec, Secrets: mapSecrets{"db-password": "pw", "root-password": "x"}})
 		c.guest = newGuestState()
-		resp, err := c.HostCall(fn(tc.fn), tc.req)
+		resp, err := c.HostCall(context.Background(), fn(tc.fn), tc.req)
 		c.guest.stop()
 		got := abi.OK
 		var e *abi.Error
@@ -92,14 +93,14 @@ func TestPolicyMatrix(t *testing.T) {
 	c := New(Spec{Name: "m", Version: "1.0.0", Limits: limits.Defaults(), Policy: policy}, Env{Bus: bus.New(), Codec: codec})
 	c.guest = newGuestState()
 	defer c.guest.stop()
-	if _, err := c.HostCall(fn(abi.FuncSecretGet), textReq("name", "db-password")); !isCode(err, abi.ErrUnavailable) {
+	if _, err := c.HostCall(context.Background(), fn(abi.FuncSecretGet), textReq("name", "db-password")); !isCode(err, abi.ErrUnavailable) {
 		t.Errorf("no secret store: %v", err)
 	}
 	// No policy at all: everything denied.
 	c2 := New(Spec{Name: "n", Version: "1.0.0", Limits: limits.Defaults()}, Env{Bus: bus.New(), Codec: codec})
 	c2.guest = newGuestState()
 	defer c2.guest.stop()
-	if _, err := c2.HostCall(fn(abi.FuncPublish), abi.AppendPublish(nil, "a", nil)); !isCode(err, abi.ErrDenied) {
+	if _, err := c2.HostCall(context.Background(), fn(abi.FuncPublish), abi.AppendPublish(nil, "a", nil)); !isCode(err, abi.ErrDenied) {
 		t.Errorf("no policy: %v", err)
 	}
 }

@@ -77,6 +77,12 @@ var hostileCases = []hostileCase{{
 	want:     component.StateBroken,
 	cause:    []string{"moss_on_events", "call deadline exceeded (100ms)"},
 }, {
+	name:     "sleeploop",
+	manifest: hostileLimits + grant("pubsub.subscribe", "hostile/in"),
+	poke:     true,
+	want:     component.StateBroken,
+	cause:    []string{"moss_on_events", "call deadline exceeded (100ms)"},
+}, {
 	// Growing to a 4 MiB limit a page at a time should take well under a
 	// millisecond and cost the host about the limit in heap (plus the
 	// allocator's headroom): three attempts and the host's own start stay
@@ -88,6 +94,16 @@ var hostileCases = []hostileCase{{
 	want:     component.StateBroken,
 	cause:    []string{"unreachable", "memory limit reached (limit 4096 KiB, a grow to 4160 KiB was refused)"},
 	maxAlloc: 48 << 20,
+}, {
+	// Without the table cap the case allocated gigabytes; with it, each of
+	// the three attempts grows one table to 8 MiB of references (the
+	// slice doubling as it grows) and the host's start allocates a few MiB.
+	name:     "tablegrow",
+	manifest: "[limits]\ncall_deadline = \"1s\"\n" + grant("pubsub.subscribe", "hostile/in"),
+	poke:     true,
+	want:     component.StateBroken,
+	cause:    []string{"unreachable"},
+	maxAlloc: 160 << 20,
 }, {
 	name:     "badptr",
 	manifest: hostileLimits + grant("pubsub.subscribe", "hostile/in"),
@@ -420,6 +436,12 @@ func TestHostileRefusedAtLoad(t *testing.T) {
 		name:   "big50mb-lowmem",
 		module: func(t *testing.T) []byte { return bigModule(t, bigSegment) },
 		want:   []string{"component big50mb-lowmem: module needs 51200 KiB of memory at start, its limits.memory is 32768 KiB"},
+	}, {
+		// A start function would run inside instantiation, outside any
+		// deadline (docs/RATIONALE.md): refused at compile.
+		name:   "startloop",
+		module: func(t *testing.T) []byte { return hostileWAT(t, "startloop") },
+		want:   []string{"component startloop", "has a start section: function 0 would run while the module is instantiated, outside any deadline"},
 	}, {
 		// Over ReadWasm's cap: refused before it is parsed.
 		name:   "oversize",

@@ -12,7 +12,7 @@ import (
 
 type nopHandler struct{}
 
-func (nopHandler) HostCall(Func, []byte) ([]byte, error) { return nil, nil }
+func (nopHandler) HostCall(context.Context, Func, []byte) ([]byte, error) { return nil, nil }
 
 func benchInstance(b *testing.B, wat string, noTermination bool) *Instance {
 	e, err := NewEngine(context.Background(), Options{NoTermination: noTermination})

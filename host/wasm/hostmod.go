@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -37,6 +38,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 }
 
 func (i *Instance) hostCall(fn Func, reqPtr, reqLen, respPtr, respCap uint32) int32 {
+	i.checkInterrupt()
 	i.hasPending = false
 	if reqLen > abi.MaxRequestBytes {
 		return i.fail(abi.ErrTooLarge, "request larger than 1 MiB")
@@ -50,7 +52,8 @@ func (i *Instance) hostCall(fn Func, reqPtr, reqLen, respPtr, respCap uint32) in
 			return i.fail(abi.ErrMemory, "response buffer outside memory")
 		}
 	}
-	resp, err := i.handler.HostCall(fn, req)
+	resp, err := i.handler.HostCall(i.ctx, fn, req)
+	i.checkInterrupt()
 	if err != nil {
 		var e *abi.Error
 		if errors.As(err, &e) {
@@ -68,6 +71,39 @@ func (i *Instance) hostCall(fn Func, reqPtr, reqLen, respPtr, respCap uint32) in
 	return int32(n)
 }
 
+// errInterrupted is what a host function panics with to trap a guest whose
+// call the watchdog stopped; wazero turns the panic into the call's error.
+var errInterrupted = errors.New("interrupted in a host function")
+
+// checkInterrupt traps the guest if the watchdog has stopped its call. The
+// guest's own checks read the interrupt flag only once every fuelPerYield
+// checks (interrupt.go), which for a loop around a host call would be a
+// thousand calls after the deadline; checking at every host call's entry
+// and return ends such a loop within one call of the deadline, and a host
+// call entered after the deadline does nothing.
+func (i *Instance) checkInterrupt() {
+	if i.killed.Load() {
+		panic(errInterrupted)
+	}
+}
+
+// sleep serves WASI sleeps (poll_oneoff with a clock subscription): it ends
+// early, trapping the guest, when the watchdog stops the call, so a guest
+// looping on sleeps ends at its deadline.
+func (i *Instance) sleep(ns int64) {
+	i.checkInterrupt()
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-i.ctx.Done():
+		panic(errInterrupted)
+	}
+}
+
 // fail makes an {code, message} map the pending response and returns -code.
 func (i *Instance) fail(code abi.Code, msg string) int32 {
 	p := abi.AppendMap(i.pending[:0], 2)
@@ -79,6 +115,7 @@ func (i *Instance) fail(code abi.Code, msg string) int32 {
 
 func response(ctx context.Context, _ api.Module, stack []uint64) {
 	i := instanceFrom(ctx)
+	i.checkInterrupt()
 	ptr, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	if !i.hasPending {
 		stack[0] = api.EncodeI32(-int32(abi.ErrNoResponse))

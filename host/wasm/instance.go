@@ -24,8 +24,11 @@ type Handler interface {
 	// handler copies what it keeps. The returned response is copied into the
 	// guest before the handler is called again, so it may reuse a buffer. An
 	// *abi.Error selects the code the guest sees; any other error is
-	// abi.ErrInternal.
-	HostCall(fn Func, req []byte) ([]byte, error)
+	// abi.ErrInternal. ctx is cancelled when the call into the guest passes
+	// its deadline (or the instance closes): a handler that waits (a QoS 1
+	// cloud publish waiting for its PUBACK) must give up when it is, so that
+	// the call ends at its deadline.
+	HostCall(ctx context.Context, fn Func, req []byte) ([]byte, error)
 }
 
 // Func identifies a host function: an index into abi.HostFunctions.
@@ -168,7 +171,7 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 		WithStdout(stdout).
 		WithStderr(stderr)
 	if cfg.Caps.Clock {
-		mc = mc.WithSysWalltime().WithSysNanotime().WithNanosleep(interruptibleSleep)
+		mc = mc.WithSysWalltime().WithSysNanotime().WithNanosleep(i.sleep)
 	}
 	if cfg.Caps.Random {
 		mc = mc.WithRandSource(rand.Reader)
@@ -223,13 +226,6 @@ func (e *Engine) Instantiate(ctx context.Context, m *Module, cfg InstanceConfig)
 		return nil, fmt.Errorf("instantiate %s: built for ABI version %d, this host speaks version %d", cfg.Name, v, abi.Version)
 	}
 	return i, nil
-}
-
-// interruptibleSleep sleeps in short steps: a guest sleeping inside a call is
-// then still stopped near its deadline, because each step returns to guest
-// code, which checks whether the watchdog closed it.
-func interruptibleSleep(ns int64) {
-	time.Sleep(time.Duration(min(ns, int64(5*time.Millisecond))))
 }
 
 // Deliver writes batch (a CBOR array of events) into the guest's event buffer

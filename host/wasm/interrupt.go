@@ -101,6 +101,7 @@ func appendSLEB(b []byte, v int64) []byte {
 const (
 	secCustom = 0
 	secImport = 2
+	secTable  = 4
 	secMemory = 5
 	secGlobal = 6
 	secExport = 7
@@ -219,6 +220,8 @@ func instrument(wasm []byte) ([]byte, error) {
 			}
 			emit(s.id, body)
 			sawExport = true
+		case secTable:
+			emit(s.id, capTables(s.body))
 		case secCode:
 			var err error
 			out = append(out, s.id)
@@ -569,7 +572,12 @@ func (r *reader) memarg() {
 func (r *reader) immediates(op byte) {
 	switch op {
 	case 0x0e: // br_table
-		for n := r.count(); n > 0 && r.err == nil; n-- {
+		n := r.count()
+		if n > MaxBrTableTargets {
+			r.fail(fmt.Errorf("%w: a br_table of %d targets, the limit is %d", ErrCompileBudget, n, MaxBrTableTargets))
+			return
+		}
+		for ; n > 0 && r.err == nil; n-- {
 			r.u32()
 		}
 		r.u32()

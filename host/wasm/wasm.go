@@ -21,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -45,7 +46,16 @@ type Options struct {
 	// in a loop can then no longer be stopped: only for benchmarks
 	// measuring what the checks cost.
 	NoTermination bool
+	// CompileTimeout bounds one compilation (DefaultCompileTimeout when
+	// zero). A module not compiled within it is refused with
+	// ErrCompileBudget.
+	CompileTimeout time.Duration
 }
+
+// DefaultCompileTimeout is Options.CompileTimeout's default: the 3.9 MB Go
+// sink guest compiles in about a second on a PC, and a small ARM board is a
+// few times slower.
+const DefaultCompileTimeout = time.Minute
 
 // Engine compiles and instantiates component modules.
 type Engine struct {
@@ -55,7 +65,8 @@ type Engine struct {
 	dog   *watchdog
 	// interrupt: modules are rewritten with interrupt checks before
 	// compiling (interrupt.go).
-	interrupt bool
+	interrupt      bool
+	compileTimeout time.Duration
 
 	mu       sync.Mutex
 	compiled map[[32]byte]*Module
@@ -104,7 +115,10 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("instantiate host module: %w", err)
 	}
 	log.Debug("wasm engine", "kind", engineKind, "arch", runtime.GOARCH)
-	e := &Engine{rt: rt, cache: cache, log: log, interrupt: interrupt, compiled: make(map[[32]byte]*Module)}
+	e := &Engine{rt: rt, cache: cache, log: log, interrupt: interrupt, compileTimeout: opts.CompileTimeout, compiled: make(map[[32]byte]*Module)}
+	if e.compileTimeout <= 0 {
+		e.compileTimeout = DefaultCompileTimeout
+	}
 	e.dog = startWatchdog(log)
 	return e, nil
 }
@@ -134,7 +148,17 @@ func (m *Module) MinMemory() uint64 { return uint64(m.minPages) * 65536 }
 
 // Compile validates and compiles wasm, or returns the module already compiled
 // from the same bytes. name is used in error messages only.
+//
+// Compile returns when ctx ends or Options.CompileTimeout passes, whichever
+// is first, with ctx's error or ErrCompileBudget. wazero's compiler cannot
+// be interrupted: an abandoned compilation runs on in the background and its
+// result is dropped. What bounds its cost is vetting before it starts (the
+// limits in vet.go), which keeps the compile time of an accepted module
+// about linear in its size.
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("component %s: compile: %w", name, err)
+	}
 	sum := sha256.Sum256(wasm)
 	e.mu.Lock()
 	m, ok := e.compiled[sum]
@@ -149,9 +173,9 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		return nil, fmt.Errorf("component %s: compile: %w", name, err)
 	}
 	if !e.interrupt {
-		code = wasm
+		code = capTablesOnly(wasm)
 	}
-	cm, err := e.rt.CompileModule(ctx, code)
+	cm, err := e.compileWithin(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("component %s: compile: %w", name, err)
 	}
@@ -170,6 +194,41 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	e.compiled[sum] = m
 	e.mu.Unlock()
 	return m, nil
+}
+
+// compileWithin runs wazero's compiler on a goroutine of its own and waits
+// for it, for ctx or for the compile timeout.
+func (e *Engine) compileWithin(ctx context.Context, code []byte) (wazero.CompiledModule, error) {
+	type result struct {
+		cm  wazero.CompiledModule
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Not ctx: wazero does not watch it while compiling, and the
+		// compiled module must outlive this call.
+		cm, err := e.rt.CompileModule(context.Background(), code)
+		done <- result{cm, err}
+	}()
+	t := time.NewTimer(e.compileTimeout)
+	defer t.Stop()
+	abandon := func() {
+		go func() { // the compiler cannot be stopped: drop what it makes
+			if r := <-done; r.err == nil {
+				r.cm.Close(context.Background())
+			}
+		}()
+	}
+	select {
+	case r := <-done:
+		return r.cm, r.err
+	case <-ctx.Done():
+		abandon()
+		return nil, ctx.Err()
+	case <-t.C:
+		abandon()
+		return nil, fmt.Errorf("%w: not compiled within %v", ErrCompileBudget, e.compileTimeout)
+	}
 }
 
 type funcSig struct{ params, results []api.ValueType }

@@ -26,7 +26,7 @@ type recorder struct {
 	err   error
 }
 
-func (r *recorder) HostCall(fn Func, req []byte) ([]byte, error) {
+func (r *recorder) HostCall(_ context.Context, fn Func, req []byte) ([]byte, error) {
 	r.calls = append(r.calls, fn.String())
 	r.reqs = append(r.reqs, bytes.Clone(req))
 	return r.resp, r.err

@@ -18,7 +18,7 @@ type loadHost struct {
 	published int
 }
 
-func (h *loadHost) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
+func (h *loadHost) HostCall(_ context.Context, fn wasm.Func, req []byte) ([]byte, error) {
 	switch fn.String() {
 	case abi.FuncLog:
 	case abi.FuncPublish:

@@ -61,7 +61,7 @@ func newTestHost(t testing.TB, config map[string]any) *testHost {
 	return &testHost{t: t, codec: c, config: config, subs: map[string]uint32{}}
 }
 
-func (h *testHost) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
+func (h *testHost) HostCall(_ context.Context, fn wasm.Func, req []byte) ([]byte, error) {
 	decode := func(v any) error {
 		if err := h.codec.Unmarshal(req, v); err != nil {
 			return abi.Errorf(abi.ErrDecode, "%s: %v", fn, err)
@@ -449,12 +449,12 @@ type relayHost struct {
 	n        int
 }
 
-func (h *relayHost) HostCall(fn wasm.Func, req []byte) ([]byte, error) {
+func (h *relayHost) HostCall(ctx context.Context, fn wasm.Func, req []byte) ([]byte, error) {
 	if h.relaying && fn.String() == abi.FuncPublish {
 		h.n++
 		return nil, nil
 	}
-	return h.testHost.HostCall(fn, req)
+	return h.testHost.HostCall(ctx, fn, req)
 }
 
 // BenchmarkGuestRelay delivers 256-byte message events to a Go guest whose

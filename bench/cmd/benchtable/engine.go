@@ -15,7 +15,7 @@ import (
 // nopHandler serves every host function with an empty response.
 type nopHandler struct{}
 
-func (nopHandler) HostCall(wasm.Func, []byte) ([]byte, error) { return nil, nil }
+func (nopHandler) HostCall(context.Context, wasm.Func, []byte) ([]byte, error) { return nil, nil }
 
 // engineResult is one engine figure: ns per unit for the default engine
 // (interrupt checks compiled in) and for wasm.Options{NoTermination: true}.
@@ -120,7 +120,7 @@ func (res *engineResult) add(engine int, ns float64, allocs int64) string {
 // (config_get: nothing configured; subscribe: id 1) and ignores the rest.
 type sinkHandler struct{}
 
-func (sinkHandler) HostCall(fn wasm.Func, _ []byte) ([]byte, error) {
+func (sinkHandler) HostCall(_ context.Context, fn wasm.Func, _ []byte) ([]byte, error) {
 	switch fn.String() {
 	case abi.FuncConfigGet:
 		return nil, abi.Errorf(abi.ErrNotFound, "no configuration")

@@ -1,0 +1,10 @@
+;; Has a start section (section 8) whose function spins forever: wazero
+;; would run it inside instantiation, outside any deadline. Refused at
+;; Compile.
+(module
+  (memory (export "memory") 1)
+  (func $spin (loop $forever (br $forever)))
+  (start $spin)
+  (func (export "moss_abi_version") (result i32) (i32.const 1))
+  (func (export "moss_event_buffer") (param i32) (result i32) (i32.const 4096))
+  (func (export "moss_on_events") (param i32 i32) (result i32) (i32.const 0)))
