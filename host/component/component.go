@@ -216,6 +216,7 @@ type Component struct {
 	swapFrom  string         // the version being replaced, while a swap is under way
 	swapStart time.Time      // when the old instance stopped serving
 	retired   *wasm.Instance // the replaced instance, closed once the new one serves
+	loadErr   error          // NewBroken's cause: there is no module to run
 
 	// Owned by the run goroutine.
 	inst     *wasm.Instance
@@ -252,6 +253,18 @@ func New(spec Spec, env Env) *Component {
 		logLimit:  tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
 		pubLimit:  tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
 	}
+	return c
+}
+
+// NewBroken makes a component whose module could not be loaded (read,
+// compiled or vetted): spec has everything but a Module. Once started it is
+// BROKEN with cause as its LastError and in its log, holds no subscription,
+// and waits for a stop or for Upgrade to a version that loads, so a device
+// with one damaged component can still be repaired by a deployment.
+func NewBroken(spec Spec, env Env, cause error) *Component {
+	spec.Module = nil
+	c := New(spec, env)
+	c.loadErr = cause
 	return c
 }
 
@@ -447,6 +460,17 @@ func (c *Component) run() {
 			c.next.discard()
 		}
 	}()
+	if c.loadErr != nil {
+		c.mu.Lock()
+		c.errCount++
+		c.lastErr = c.loadErr.Error()
+		c.mu.Unlock()
+		c.log.Error("component broken: its module did not load", "version", c.spec.Version, "error", c.loadErr)
+		c.setState(StateBroken)
+		if !c.waitStopOrSwap() {
+			return
+		}
+	}
 	for {
 		err := c.runInstance()
 		if errors.Is(err, errSwap) {

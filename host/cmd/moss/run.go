@@ -17,6 +17,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	var (
 		configPath string
 		print      []string
+		strict     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -25,6 +26,11 @@ func newRunCmd(g *globals) *cobra.Command {
 configured components (cached in the data directory, so later starts are fast),
 starts them in dependency order and serves the admin socket that "moss list",
 "moss pub", "moss sub" and "moss logs" talk to.
+
+A component whose module cannot be loaded (damaged, refused by the host) is
+BROKEN, with its error in "moss list" and "moss logs", and the rest of the
+host runs, so a deployment can repair it; --strict exits instead. A
+configuration that does not parse always stops the host.
 
 It runs until interrupted (SIGINT or SIGTERM), then stops the components in
 reverse dependency order, delivering what their mailboxes hold first.`,
@@ -45,6 +51,7 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 			if err != nil {
 				return err
 			}
+			d.SetStrict(strict)
 			for _, f := range print {
 				// Messages are written by the publisher's goroutine; a
 				// mutex keeps lines whole.
@@ -66,6 +73,7 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&print, "print", nil, "print every bus message matching this MQTT filter to stdout, as \"topic payload\" (repeatable)")
+	cmd.Flags().BoolVar(&strict, "strict", false, "exit if a component's module cannot be loaded, instead of marking that component BROKEN and running the rest (for CI)")
 	cmd.Flags().StringVarP(&configPath, "config", "c", defaultConfigPath(), "host configuration file (TOML)")
 	return cmd
 }
