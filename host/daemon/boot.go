@@ -36,7 +36,7 @@ type boot struct {
 	specs     []component.Spec
 	errs      []error
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	done      chan struct{} // closed once every compilation has ended
 }
 
 // parse reads every manifest and orders them by dependency. These are
@@ -86,10 +86,10 @@ func (d *Daemon) parse(refs []config.ComponentRef) (*boot, error) {
 // order, under ctx: close cancels what has not finished.
 func (b *boot) compile(ctx context.Context, d *Daemon, engine *wasm.Engine) {
 	ctx, b.cancel = context.WithCancel(ctx)
+	b.done = make(chan struct{})
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	b.wg.Add(1)
 	go func() {
-		defer b.wg.Done()
+		defer close(b.done)
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		for i, m := range b.mans {
@@ -130,12 +130,10 @@ func (b *boot) wait(ctx context.Context) error {
 // closed under it.
 func (b *boot) close(timeout time.Duration) bool {
 	b.cancel()
-	done := make(chan struct{})
-	go func() { b.wg.Wait(); close(done) }()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case <-done:
+	case <-b.done:
 		return true
 	case <-t.C:
 		return false

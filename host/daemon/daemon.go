@@ -65,6 +65,9 @@ type Daemon struct {
 	manifests map[string]string
 	subID     atomic.Uint32
 	strict    bool // SetStrict
+	// released is closed once Run has released the engine, which a
+	// compilation that ignores its context can delay past Run's return.
+	released chan struct{}
 }
 
 // New returns a daemon for cfg. logBuf (may be nil) receives the records the
@@ -77,7 +80,7 @@ func New(cfg *config.Config, log *slog.Logger, logBuf *logs.Buffer) (*Daemon, er
 	if logBuf == nil {
 		logBuf = logs.NewBuffer(1000)
 	}
-	return &Daemon{cfg: cfg, log: log, logs: logBuf, bus: bus.New(), codec: codec, ready: make(chan struct{}), manifests: map[string]string{}}, nil
+	return &Daemon{cfg: cfg, log: log, logs: logBuf, bus: bus.New(), codec: codec, ready: make(chan struct{}), released: make(chan struct{}), manifests: map[string]string{}}, nil
 }
 
 // Ready is closed once every component has been started (whether or not it
@@ -118,12 +121,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The engine is left open only when a compilation outlived the stop.
-	var leaveEngine bool
+	// The engine is closed under no compilation: one that outlived the
+	// stop closes it when it ends (see boot.close).
+	var compiling <-chan struct{}
 	defer func() {
-		if !leaveEngine {
+		if compiling == nil {
 			engine.Close(context.Background())
+			close(d.released)
+			return
 		}
+		go func() {
+			<-compiling
+			engine.Close(context.Background())
+			close(d.released)
+		}()
 	}()
 
 	srv := admin.NewServer(d.cfg.AdminSocket, d, d.logs, d.log)
@@ -153,7 +164,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer func() {
 		if !b.close(d.stopTimeout()) {
 			d.log.Error("a module was still compiling after stop_timeout; stopping without waiting for it")
-			leaveEngine = true
+			compiling = b.done
 		}
 	}()
 	if d.strict {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,84 @@ func checkLogged(t *testing.T, h *host, name, cause string) {
 	}
 	if !found {
 		t.Errorf("moss logs %s has no \"component broken\" line saying %q:\n%s", name, cause, all.String())
+	}
+}
+
+// slowModule is a valid component whose moss_on_events holds loops empty
+// loops: the interrupt rewrite and wazero's compiler take seconds over it
+// (issue 12, hole 4: 4,000 loops took 4.6s; 2,000 take seconds here).
+func slowModule(t *testing.T, loops int) []byte {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("(module\n  (memory (export \"memory\") 1)\n")
+	b.WriteString("  (func (export \"moss_abi_version\") (result i32) (i32.const 1))\n")
+	b.WriteString("  (func (export \"moss_event_buffer\") (param i32) (result i32) (i32.const 4096))\n")
+	b.WriteString("  (func (export \"moss_on_events\") (param i32 i32) (result i32)\n")
+	for range loops {
+		b.WriteString("    (loop)\n")
+	}
+	b.WriteString("    (i32.const 0)))\n")
+	p := filepath.Join(t.TempDir(), "slow.wat")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return testwasm.WAT(t, p)
+}
+
+// TestSlowCompileDoesNotHoldTheHost: a module that takes seconds to compile,
+// configured first, keeps neither the canary (configured after it, and
+// independent of it) from running nor the host from stopping: cancelling
+// Run mid-compile (SIGTERM) returns within stop_timeout.
+func TestSlowCompileDoesNotHoldTheHost(t *testing.T) {
+	dir := t.TempDir()
+	slow := install(t, dir, "slow", writeWasm(t, dir, "slow", slowModule(t, 2000)), "")
+	cfg := hostileConfig(t, dir, slow, installCanary(t, dir))
+	// A cache of its own: a cached module would compile at once.
+	cfg = strings.Replace(cfg, "cache_dir = "+strconv.Quote(testwasm.CompileCacheDir(t)), "cache_dir = "+strconv.Quote(t.TempDir()), 1)
+	const stopTimeout = time.Second
+	cfg = strings.Replace(cfg, "broken_after = 3\n", "broken_after = 3\nstop_timeout = \"1s\"\n", 1)
+	d := newTestDaemon(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	// The canary runs while the slow module still compiles.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c := d.Component("canary"); c != nil && c.State() == component.StateRunning {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the canary did not start within 30s")
+		}
+	}
+	if c := d.Component("slow"); c != nil {
+		t.Skipf("the slow module compiled before the canary ran (%s); this machine compiles too fast for the test", c.State())
+	}
+
+	// SIGTERM mid-compile.
+	stopped := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		t.Logf("Run returned %v after the cancel, mid-compile (stop_timeout %v)", time.Since(stopped).Round(time.Millisecond), stopTimeout)
+	case <-time.After(stopTimeout + 5*time.Second):
+		t.Fatalf("Run did not return within stop_timeout (%v) and 5s after a cancel mid-compile", stopTimeout)
+	}
+	// wazero's compiler does not look at its context: the compilation
+	// may outlive Run, and the engine is released once it ends.
+	select {
+	case <-d.released:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the engine was not released within 2 minutes of the stop")
 	}
 }
