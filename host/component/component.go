@@ -351,6 +351,7 @@ func (c *Component) setSpec(spec Spec) {
 		c.changed = make(chan struct{})
 	}
 	c.mu.Unlock()
+	c.regrant(spec)
 	c.conf.Replace(spec.Config)
 	c.pubLimit = tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)}
 }
