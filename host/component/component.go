@@ -212,6 +212,7 @@ type Component struct {
 	// Owned by the run goroutine, across instances.
 	handoff   []byte         // state_save's data, for the next instance's start event
 	next      *prepared      // the instance an upgrade made, for runInstance
+	swapping  *prepared      // an upgrade drain took between two batches
 	upgrading bool           // the instance is handling its upgrade stop event
 	swapFrom  string         // the version being replaced, while a swap is under way
 	swapStart time.Time      // when the old instance stopped serving
@@ -605,6 +606,10 @@ func (c *Component) runInstance() error {
 		if err := c.drain(); err != nil {
 			return err
 		}
+		if p := c.swapping; p != nil {
+			c.swapping = nil
+			return c.upgradeInstance(p)
+		}
 		// After an upgrade, once what queued during the swap is
 		// delivered.
 		c.closeRetired()
@@ -615,8 +620,10 @@ func (c *Component) runInstance() error {
 }
 
 // drain delivers what the mailbox holds, in batches, until it is empty. It
-// returns between batches when a stop is requested so a flood cannot delay
-// a stop.
+// returns between batches when a stop is requested, or an upgrade (left in
+// c.swapping), so that a flood delays neither: under a load that keeps the
+// mailbox full the swap happens after the batch under way, and what is
+// queued goes to the new version.
 func (c *Component) drain() error {
 	for {
 		c.events = c.mbox.Drain(c.events[:0], batchEvents, batchBytes)
@@ -632,6 +639,9 @@ func (c *Component) drain() error {
 		select {
 		case <-c.stopCh:
 			return nil // runInstance sees the stop next
+		case p := <-c.swapCh:
+			c.swapping = p
+			return nil
 		default:
 		}
 	}

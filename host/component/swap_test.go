@@ -7,12 +7,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/moss-edge/moss/abi"
 	"github.com/moss-edge/moss/host/authz"
 	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/limits"
+	"github.com/moss-edge/moss/internal/poll"
 	"github.com/moss-edge/moss/internal/testwasm"
 )
 
@@ -140,4 +142,75 @@ func (r *recordingCloud) unsubscribed() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Sorted(slices.Values(r.unsub))
+}
+
+// TestUpgradeUnderFullMailbox (issue 12, hole 8): a component whose
+// mailbox (8) is never empty after a batch (it is subscribed to what it
+// publishes, 100 messages a batch, and four publishers stream into it as
+// well) is still upgraded, between two batches, and every message the
+// mailbox took is delivered, by v1 or v2. Before, the swap waited for an
+// empty mailbox and the upgrade timed out.
+func TestUpgradeUnderFullMailbox(t *testing.T) {
+	h := newHarness(t)
+	c := h.start("loaded", "burst.wat", limits.Limits{Mailbox: 8, PublishRate: 1 << 30}, Restart{})
+	h.wait(c, StateRunning)
+	// As if the guest had subscribed to what it publishes, counted.
+	self := &forwarder{to: c}
+	if err := h.bus.Subscribe("burst/out", self, 2); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var published atomic.Uint64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := &bus.Message{Topic: "in", Payload: []byte("x")}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.Deliver(3, m) // as the bus does for a subscription
+				published.Add(1)
+			}
+		}()
+	}
+	var once sync.Once
+	halt := func() { once.Do(func() { close(stop) }); wg.Wait() }
+	defer halt()
+	poll.Until(t, "the mailbox to overflow", func() bool { return c.mbox.Dropped() > 1000 && self.n.Load() > 0 })
+
+	spec := c.Spec()
+	spec.Version = "2.0.0"
+	if err := c.Upgrade(ctxTimeout(t, 10e9), spec); err != nil {
+		t.Fatalf("upgrade under load: %v", err)
+	}
+	if _, err := c.Wait(ctxTimeout(t, 10e9), func(i Info) bool { return i.Version == "2.0.0" && i.State == StateRunning }); err != nil {
+		t.Fatalf("%v\n%s", err, h.logs)
+	}
+	halt()
+	h.bus.Unsubscribe("burst/out", self, 2) // ends the loop
+	// Everything the mailbox took reached an instance: the messages are
+	// delivered or dropped, plus v1's start event, its upgrade stop event
+	// and v2's start event.
+	poll.Until(t, "the mailbox to drain", func() bool {
+		i := c.Info()
+		return i.Queued == 0 && i.Delivered-3+i.Dropped == published.Load()+self.n.Load()
+	})
+	i := c.Info()
+	t.Logf("%d messages: delivered %d, dropped %d (mailbox 8); swap gap %v", published.Load()+self.n.Load(), i.Delivered-3, i.Dropped, i.SwapGap)
+}
+
+// forwarder passes messages on to a component, counting them.
+type forwarder struct {
+	to *Component
+	n  atomic.Uint64
+}
+
+func (f *forwarder) Deliver(id uint32, m *bus.Message) {
+	f.n.Add(1)
+	f.to.Deliver(id, m)
 }
