@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,19 +52,17 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 				return err
 			}
 			d.SetStrict(strict)
-			for _, f := range print {
-				// Messages are written by the publisher's goroutine; a
-				// mutex keeps lines whole.
-				var mu sync.Mutex
-				cancel, err := d.Subscribe(f, func(topic string, payload []byte) {
-					mu.Lock()
-					fmt.Fprintf(g.Stdout, "%s %s\n", topic, payload)
-					mu.Unlock()
-				})
-				if err != nil {
-					return fmt.Errorf("--print %q: %w", f, err)
+			if len(print) > 0 {
+				// Written off the publishers' goroutines: see printer.
+				p := newPrinter(g.Stdout, log)
+				defer p.close(time.Second) // after the cancels below: deferred first
+				for _, f := range print {
+					cancel, err := d.Subscribe(f, p.deliver)
+					if err != nil {
+						return fmt.Errorf("--print %q: %w", f, err)
+					}
+					defer cancel()
 				}
-				defer cancel()
 			}
 			if err := d.Run(cmd.Context()); err != nil {
 				return fmt.Errorf("run %s: %w", configPath, err)
@@ -72,7 +70,7 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&print, "print", nil, "print every bus message matching this MQTT filter to stdout, as \"topic payload\" (repeatable)")
+	cmd.Flags().StringArrayVar(&print, "print", nil, "print every bus message matching this MQTT filter to stdout, as \"topic payload\" (repeatable; when stdout is behind, messages are dropped and counted in the log)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit if a component's module cannot be loaded, instead of marking that component BROKEN and running the rest (for CI)")
 	cmd.Flags().StringVarP(&configPath, "config", "c", defaultConfigPath(), "host configuration file (TOML)")
 	return cmd
