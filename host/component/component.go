@@ -217,6 +217,7 @@ type Component struct {
 	swapFrom  string         // the version being replaced, while a swap is under way
 	swapStart time.Time      // when the old instance stopped serving
 	retired   *wasm.Instance // the replaced instance, closed once the new one serves
+	closing   sync.WaitGroup // closeRetired's goroutines
 	loadErr   error          // NewBroken's cause: there is no module to run
 
 	// Owned by the run goroutine.
@@ -455,6 +456,7 @@ func (c *Component) waitStopOrSwap() bool {
 // run is the component's goroutine: it owns the instance.
 func (c *Component) run() {
 	defer close(c.done)
+	defer c.closing.Wait()
 	defer c.closeRetired()
 	defer c.unsubscribeAll()
 	defer func() {
@@ -812,10 +814,18 @@ func (c *Component) discardInstance() {
 	}
 }
 
+// closeRetired closes the replaced instance on a goroutine of its own (run
+// waits for it before it ends): returning a Go guest's memory to the OS
+// takes a few hundred microseconds, which would otherwise stall delivery
+// to the new version on the run goroutine.
 func (c *Component) closeRetired() {
-	if c.retired != nil {
-		c.retired.Close(context.Background())
+	if inst := c.retired; inst != nil {
 		c.retired = nil
+		c.closing.Add(1)
+		go func() {
+			defer c.closing.Done()
+			inst.Close(context.Background())
+		}()
 	}
 }
 
