@@ -416,7 +416,7 @@ func (l *Link) Publish(ctx context.Context, topic string, payload []byte, qos by
 			switch err := l.sendDirect(ctx, topic, payload); {
 			case err == nil:
 				return nil
-			case errors.Is(err, ErrRefused):
+			case errors.Is(err, ErrRefused), errors.Is(err, ErrClosed):
 				return err
 			default:
 				l.log.Debug("cloud publish not acknowledged in time; spooling it", "topic", topic, "err", err)
@@ -443,10 +443,22 @@ func (l *Link) Publish(ctx context.Context, topic string, payload []byte, qos by
 // PUBACK is late stays in flight and is also spooled by the caller; QoS 1 is
 // at least once. ctx ending (the calling component's deadline) ends the wait
 // as AckWait does.
+//
+// The goroutine is counted in l.wg, so Close waits for it; the count is
+// taken under l.mu, which Close holds to cancel, so none starts after.
 func (l *Link) sendDirect(ctx context.Context, topic string, payload []byte) error {
 	res := make(chan error, 1)
 	p := bytes.Clone(payload)
+	l.mu.Lock()
+	if l.ctx.Err() != nil {
+		l.mu.Unlock()
+		<-l.inflight
+		return ErrClosed
+	}
+	l.wg.Add(1)
+	l.mu.Unlock()
 	go func() {
+		defer l.wg.Done()
 		defer func() { <-l.inflight }()
 		res <- l.send(l.ctx, topic, p, 1, l.opt.ConnectTimeout+l.opt.KeepAlive)
 	}()
@@ -809,7 +821,9 @@ func (l *Link) Close() error {
 		_ = l.cm.Disconnect(ctx)
 		cancel()
 	}
+	l.mu.Lock() // see sendDirect
 	l.cancel()
+	l.mu.Unlock()
 	if l.cm != nil {
 		<-l.cm.Done()
 	}

@@ -212,10 +212,13 @@ type Component struct {
 	// Owned by the run goroutine, across instances.
 	handoff   []byte         // state_save's data, for the next instance's start event
 	next      *prepared      // the instance an upgrade made, for runInstance
+	swapping  *prepared      // an upgrade drain took between two batches
 	upgrading bool           // the instance is handling its upgrade stop event
 	swapFrom  string         // the version being replaced, while a swap is under way
 	swapStart time.Time      // when the old instance stopped serving
 	retired   *wasm.Instance // the replaced instance, closed once the new one serves
+	closing   sync.WaitGroup // closeRetired's goroutines
+	loadErr   error          // NewBroken's cause: there is no module to run
 
 	// Owned by the run goroutine.
 	inst     *wasm.Instance
@@ -252,6 +255,18 @@ func New(spec Spec, env Env) *Component {
 		logLimit:  tokenBucket{rate: logsPerSecond, burst: logsPerSecond},
 		pubLimit:  tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)},
 	}
+	return c
+}
+
+// NewBroken makes a component whose module could not be loaded (read,
+// compiled or vetted): spec has everything but a Module. Once started it is
+// BROKEN with cause as its LastError and in its log, holds no subscription,
+// and waits for a stop or for Upgrade to a version that loads, so a device
+// with one damaged component can still be repaired by a deployment.
+func NewBroken(spec Spec, env Env, cause error) *Component {
+	spec.Module = nil
+	c := New(spec, env)
+	c.loadErr = cause
 	return c
 }
 
@@ -338,6 +353,7 @@ func (c *Component) setSpec(spec Spec) {
 		c.changed = make(chan struct{})
 	}
 	c.mu.Unlock()
+	c.regrant(spec)
 	c.conf.Replace(spec.Config)
 	c.pubLimit = tokenBucket{rate: float64(spec.Limits.PublishRate), burst: float64(spec.Limits.PublishRate)}
 }
@@ -440,6 +456,7 @@ func (c *Component) waitStopOrSwap() bool {
 // run is the component's goroutine: it owns the instance.
 func (c *Component) run() {
 	defer close(c.done)
+	defer c.closing.Wait()
 	defer c.closeRetired()
 	defer c.unsubscribeAll()
 	defer func() {
@@ -447,6 +464,17 @@ func (c *Component) run() {
 			c.next.discard()
 		}
 	}()
+	if c.loadErr != nil {
+		c.mu.Lock()
+		c.errCount++
+		c.lastErr = c.loadErr.Error()
+		c.mu.Unlock()
+		c.log.Error("component broken: its module did not load", "version", c.spec.Version, "error", c.loadErr)
+		c.setState(StateBroken)
+		if !c.waitStopOrSwap() {
+			return
+		}
+	}
 	for {
 		err := c.runInstance()
 		if errors.Is(err, errSwap) {
@@ -580,6 +608,10 @@ func (c *Component) runInstance() error {
 		if err := c.drain(); err != nil {
 			return err
 		}
+		if p := c.swapping; p != nil {
+			c.swapping = nil
+			return c.upgradeInstance(p)
+		}
 		// After an upgrade, once what queued during the swap is
 		// delivered.
 		c.closeRetired()
@@ -590,8 +622,10 @@ func (c *Component) runInstance() error {
 }
 
 // drain delivers what the mailbox holds, in batches, until it is empty. It
-// returns between batches when a stop is requested so a flood cannot delay
-// a stop.
+// returns between batches when a stop is requested, or an upgrade (left in
+// c.swapping), so that a flood delays neither: under a load that keeps the
+// mailbox full the swap happens after the batch under way, and what is
+// queued goes to the new version.
 func (c *Component) drain() error {
 	for {
 		c.events = c.mbox.Drain(c.events[:0], batchEvents, batchBytes)
@@ -607,6 +641,9 @@ func (c *Component) drain() error {
 		select {
 		case <-c.stopCh:
 			return nil // runInstance sees the stop next
+		case p := <-c.swapCh:
+			c.swapping = p
+			return nil
 		default:
 		}
 	}
@@ -777,10 +814,18 @@ func (c *Component) discardInstance() {
 	}
 }
 
+// closeRetired closes the replaced instance on a goroutine of its own (run
+// waits for it before it ends): returning a Go guest's memory to the OS
+// takes a few hundred microseconds, which would otherwise stall delivery
+// to the new version on the run goroutine.
 func (c *Component) closeRetired() {
-	if c.retired != nil {
-		c.retired.Close(context.Background())
+	if inst := c.retired; inst != nil {
 		c.retired = nil
+		c.closing.Add(1)
+		go func() {
+			defer c.closing.Done()
+			inst.Close(context.Background())
+		}()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,34 +128,50 @@ func TestFailedUpgradeRollsBack(t *testing.T) {
 // component with a cached module under a steady stream of about 10,000
 // messages a second, and counts messages lost or duplicated (both must be
 // 0). Each iteration is one upgrade, alternating two versions.
+// BenchmarkHotSwap swaps the counter between two versions while a publisher
+// streams seq/in at swapRate (paced by a schedule, not a ticker: each wake-up
+// publishes every message due, so the achieved rate is the schedule's and is
+// reported as msgs/s). The gap of a swap is the whole stall of delivery as
+// the counter's output shows it: the longest time between two consecutive
+// seq/out messages from just before Apply until 5 ms after it returns, which
+// includes the old instance's stop event, the new one's start and the old
+// one's close.
 func BenchmarkHotSwap(b *testing.B) {
+	const swapRate = 10_000 // msg/s
 	dir := b.TempDir()
 	v1, version := counterManifests(b, dir)
 	h := startHost(b, fmt.Sprintf("data_dir = %q\ncache_dir = %q\nlog_level = \"warn\"\n[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), testwasm.CompileCacheDir(b), v1))
 	var got, dup, lost int
 	seen := map[int]bool{}
-	out := &sub{ch: make(chan struct{}, 1024)}
+	out := &stampSub{}
 	h.d.Bus().Subscribe("seq/out", out, 99)
 	ctx := context.Background()
 	stop := make(chan struct{})
-	sent := make(chan int, 1)
+	type result struct {
+		n       int
+		elapsed time.Duration
+	}
+	sent := make(chan result, 1)
 	go func() {
-		tick := time.NewTicker(100 * time.Microsecond)
-		defer tick.Stop()
+		start := time.Now()
 		i := 0
 		for {
 			select {
 			case <-stop:
-				sent <- i
+				sent <- result{i, time.Since(start)}
 				return
-			case <-tick.C:
+			default:
 			}
-			h.d.Bus().Publish(&bus.Message{Topic: "seq/in", Payload: []byte(strconv.Itoa(i))})
-			i++
+			due := int(time.Since(start).Seconds() * swapRate)
+			for ; i < due; i++ {
+				h.d.Bus().Publish(&bus.Message{Topic: "seq/in", Payload: []byte(strconv.Itoa(i))})
+			}
+			time.Sleep(50 * time.Microsecond)
 		}
 	}()
 	v2 := version("2.0.0")
-	var gaps []time.Duration
+	type window struct{ from, to time.Time }
+	var windows []window
 	b.ResetTimer()
 	for i := range b.N {
 		m, tag := v2, "v2"
@@ -162,25 +179,46 @@ func BenchmarkHotSwap(b *testing.B) {
 			m, tag = v1, "v1"
 		}
 		time.Sleep(20 * time.Millisecond) // let traffic flow between swaps: the load is the point
+		from := time.Now()
 		if err := h.d.Apply(ctx, m, map[string]any{"tag": tag}); err != nil {
 			b.Fatal(err)
 		}
-		gaps = append(gaps, h.d.Component("counter").Info().SwapGap)
+		windows = append(windows, window{from, time.Now().Add(5 * time.Millisecond)})
 	}
+	time.Sleep(20 * time.Millisecond) // the last window's traffic
 	b.StopTimer()
 	close(stop)
-	n := <-sent
-	out.waitFor(b, "every message", func(m []string) bool { return len(m) >= n })
+	r := <-sent
+	n := r.n
+	deadline := time.Now().Add(30 * time.Second)
+	for out.len() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	out.mu.Lock()
 	for _, m := range out.msgs {
 		var tag string
 		var seq, count int
-		fmt.Sscanf(strings.TrimPrefix(m, "seq/out "), "%s %d %d", &tag, &seq, &count)
+		fmt.Sscanf(m, "%s %d %d", &tag, &seq, &count)
 		if seen[seq] {
 			dup++
 		}
 		seen[seq] = true
 		got++
+	}
+	var gaps []time.Duration
+	for _, w := range windows {
+		var gap time.Duration
+		var prev time.Time
+		for _, at := range out.at {
+			if at.After(w.to) {
+				break
+			}
+			if !prev.IsZero() && !at.Before(w.from) {
+				gap = max(gap, at.Sub(prev))
+			}
+			prev = at
+		}
+		gaps = append(gaps, gap)
 	}
 	out.mu.Unlock()
 	for i := range n {
@@ -193,5 +231,27 @@ func BenchmarkHotSwap(b *testing.B) {
 	b.ReportMetric(float64(gaps[len(gaps)-1].Microseconds()), "gap-max-µs")
 	b.ReportMetric(float64(lost), "lost")
 	b.ReportMetric(float64(dup), "duplicated")
+	b.ReportMetric(float64(n)/r.elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(n)/float64(max(1, b.N)), "msgs/swap")
+}
+
+// stampSub records each message's payload and when it arrived.
+type stampSub struct {
+	mu   sync.Mutex
+	msgs []string
+	at   []time.Time
+}
+
+func (s *stampSub) Deliver(_ uint32, m *bus.Message) {
+	now := time.Now()
+	s.mu.Lock()
+	s.msgs = append(s.msgs, string(m.Payload))
+	s.at = append(s.at, now)
+	s.mu.Unlock()
+}
+
+func (s *stampSub) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
 }

@@ -8,13 +8,11 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -66,6 +64,10 @@ type Daemon struct {
 	// manifests maps a component to the manifest it runs from.
 	manifests map[string]string
 	subID     atomic.Uint32
+	strict    bool // SetStrict
+	// released is closed once Run has released the engine, which a
+	// compilation that ignores its context can delay past Run's return.
+	released chan struct{}
 }
 
 // New returns a daemon for cfg. logBuf (may be nil) receives the records the
@@ -78,7 +80,7 @@ func New(cfg *config.Config, log *slog.Logger, logBuf *logs.Buffer) (*Daemon, er
 	if logBuf == nil {
 		logBuf = logs.NewBuffer(1000)
 	}
-	return &Daemon{cfg: cfg, log: log, logs: logBuf, bus: bus.New(), codec: codec, ready: make(chan struct{}), manifests: map[string]string{}}, nil
+	return &Daemon{cfg: cfg, log: log, logs: logBuf, bus: bus.New(), codec: codec, ready: make(chan struct{}), released: make(chan struct{}), manifests: map[string]string{}}, nil
 }
 
 // Ready is closed once every component has been started (whether or not it
@@ -102,8 +104,11 @@ func (d *Daemon) Component(name string) *component.Component {
 
 // Run starts the host and blocks until ctx is done, then stops components
 // in reverse dependency order and returns. A configuration that cannot be
-// loaded (a bad manifest, a missing dependency, a wasm whose hash does not
-// match) fails Run before anything starts.
+// loaded (a manifest that does not parse, a missing dependency) fails Run
+// before anything starts; a component whose module cannot be loaded (a wasm
+// whose hash does not match, that does not compile or that the host
+// refuses) is BROKEN and the others run, unless SetStrict asked for Run to
+// fail instead.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = time.Now()
 	if err := os.MkdirAll(d.cfg.DataDir, 0o700); err != nil {
@@ -116,7 +121,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer engine.Close(context.Background())
+	// The engine is closed under no compilation: one that outlived the
+	// stop closes it when it ends (see boot.close).
+	var compiling <-chan struct{}
+	defer func() {
+		if compiling == nil {
+			engine.Close(context.Background())
+			close(d.released)
+			return
+		}
+		go func() {
+			<-compiling
+			engine.Close(context.Background())
+			close(d.released)
+		}()
+	}()
 
 	srv := admin.NewServer(d.cfg.AdminSocket, d, d.logs, d.log)
 	if err := srv.Listen(); err != nil {
@@ -135,10 +154,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 		srv.Close()
 		return err
 	}
-	specs, err := d.load(ctx, engine, refs)
+	b, err := d.parse(refs)
 	if err != nil {
 		srv.Close()
 		return err
+	}
+	// Modules compile while the services open and the components start.
+	b.compile(ctx, d, engine)
+	defer func() {
+		if !b.close(d.stopTimeout()) {
+			d.log.Error("a module was still compiling after stop_timeout; stopping without waiting for it")
+			compiling = b.done
+		}
+	}()
+	if d.strict {
+		if err := b.wait(ctx); err != nil {
+			srv.Close()
+			return err
+		}
 	}
 	if d.secrets, err = secret.Open(db, d.cfg.SecretKeyFile); err != nil {
 		srv.Close()
@@ -193,23 +226,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.env = env
 	defer d.stopAll()
-	for _, s := range specs {
-		c := component.New(s, env)
-		d.mu.Lock()
-		d.comps = append(d.comps, c)
-		d.mu.Unlock()
-		c.Start()
-		// Dependents start after their dependencies have settled, as
-		// Greengrass starts a component once its hard dependencies run.
-		wctx, cancel := context.WithTimeout(ctx, startTimeout)
-		st, err := c.WaitState(wctx, component.StateRunning, component.StateFinished, component.StateErrored, component.StateBroken)
-		cancel()
-		if err != nil && ctx.Err() != nil {
-			return nil
-		}
-		if st != component.StateRunning && st != component.StateFinished {
-			d.log.Warn("component did not reach RUNNING", "component", s.Name, "state", st)
-		}
+	d.start(ctx, b, env)
+	if ctx.Err() != nil {
+		return nil
 	}
 	// A deployment a crash or a stop interrupted is rolled back now that
 	// the components run; then deployments are taken.
@@ -238,10 +257,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// left behind back to the OS now rather than when the scavenger gets
 	// to it, since an edge device's memory is what it is short of.
 	debug.FreeOSMemory()
-	d.log.Info("moss running", "components", len(specs), "admin_socket", d.cfg.AdminSocket, "data_dir", d.cfg.DataDir)
+	d.log.Info("moss running", "components", len(b.mans), "admin_socket", d.cfg.AdminSocket, "data_dir", d.cfg.DataDir)
 	<-ctx.Done()
 	d.log.Info("moss stopping")
 	return nil
+}
+
+// stopTimeout is how long a component may take to stop.
+func (d *Daemon) stopTimeout() time.Duration {
+	if t := d.cfg.Lifecycle.StopTimeout.Duration; t > 0 {
+		return t
+	}
+	return component.DefaultStopTimeout
 }
 
 // stopAll stops components in reverse dependency order.
@@ -249,10 +276,7 @@ func (d *Daemon) stopAll() {
 	d.mu.Lock()
 	comps := d.comps
 	d.mu.Unlock()
-	timeout := d.cfg.Lifecycle.StopTimeout.Duration
-	if timeout <= 0 {
-		timeout = component.DefaultStopTimeout
-	}
+	timeout := d.stopTimeout()
 	for i := len(comps) - 1; i >= 0; i-- {
 		c := comps[i]
 		// The component drains within StopTimeout itself; the extra
@@ -263,55 +287,6 @@ func (d *Daemon) stopAll() {
 		}
 		cancel()
 	}
-}
-
-// load reads every manifest and wasm, checks dependencies and compiles the
-// modules (in parallel: compiling is the slow part of a cold start). All
-// problems are reported together.
-func (d *Daemon) load(ctx context.Context, engine *wasm.Engine, refs []config.ComponentRef) ([]component.Spec, error) {
-	var errs []error
-	mans := make([]*manifest.Manifest, 0, len(refs))
-	overrides := map[string]map[string]any{}
-	for _, ref := range refs {
-		m, err := manifest.Load(ref.Manifest)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if _, dup := overrides[m.Name]; dup {
-			errs = append(errs, fmt.Errorf("%s: component %q is configured twice", ref.Manifest, m.Name))
-			continue
-		}
-		overrides[m.Name] = ref.Config
-		d.mu.Lock()
-		d.manifests[m.Name] = ref.Manifest
-		d.mu.Unlock()
-		mans = append(mans, m)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	ordered, err := dependencyOrder(mans)
-	if err != nil {
-		return nil, err
-	}
-	specs := make([]component.Spec, len(ordered))
-	errs = make([]error, len(ordered))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i, m := range ordered {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			specs[i], errs[i] = d.spec(ctx, engine, m, overrides[m.Name])
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return specs, nil
 }
 
 func (d *Daemon) spec(ctx context.Context, engine *wasm.Engine, m *manifest.Manifest, override map[string]any) (component.Spec, error) {

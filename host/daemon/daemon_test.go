@@ -364,6 +364,7 @@ func TestWasmHashMismatchRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := New(cfg, slog.New(slog.DiscardHandler), nil)
+	d.SetStrict(true) // without it the component is BROKEN: hostile_load_test.go
 	if err := d.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "sha256") {
 		t.Fatalf("Run = %v, want a sha256 mismatch", err)
 	}

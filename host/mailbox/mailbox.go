@@ -174,8 +174,50 @@ func (m *Mailbox) Len() int {
 	return m.n
 }
 
-// Cap returns the capacity given to New. Len may exceed it after PushForce.
-func (m *Mailbox) Cap() int { return m.capacity }
+// Cap returns the capacity given to New or SetCap. Len may exceed it after
+// PushForce or a SetCap below Len.
+func (m *Mailbox) Cap() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.capacity
+}
+
+// SetCap changes the capacity (a new version's limits.mailbox). Events
+// already queued stay, even past a lower capacity: Push refuses new ones
+// until the consumer has drained below it. It panics if capacity < 1, as
+// New does.
+func (m *Mailbox) SetCap(capacity int) {
+	if capacity < 1 {
+		panic(fmt.Sprintf("mailbox: capacity %d, want at least 1", capacity))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.capacity = capacity
+}
+
+// Remove drops every queued event for which drop returns true, keeping the
+// others in order, and returns how many it dropped (not counted in
+// Dropped: the caller decided, the mailbox was not full). It is for the
+// consumer only.
+func (m *Mailbox) Remove(drop func(*abi.Event) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kept := 0
+	for k := range m.n {
+		ev := &m.buf[(m.head+k)%len(m.buf)]
+		if drop(ev) {
+			continue
+		}
+		m.buf[(m.head+kept)%len(m.buf)] = *ev
+		kept++
+	}
+	for k := kept; k < m.n; k++ {
+		m.buf[(m.head+k)%len(m.buf)] = abi.Event{}
+	}
+	removed := m.n - kept
+	m.n = kept
+	return removed
+}
 
 // Dropped returns how many events Push has dropped because the mailbox was
 // full.

@@ -376,3 +376,35 @@ func BenchmarkMailboxPushDrain(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/event")
 }
+
+// TestRemoveAndSetCap: Remove keeps the order of what stays, across the
+// ring's wrap; a lower capacity keeps what is queued and refuses pushes
+// until the consumer drains below it.
+func TestRemoveAndSetCap(t *testing.T) {
+	m := New(16)
+	for i := range 10 {
+		m.Push(abi.Event{ID: uint32(i)})
+	}
+	m.Drain(nil, 6, 0) // head moves to 6
+	for i := 10; i < 20; i++ {
+		m.Push(abi.Event{ID: uint32(i)}) // wraps
+	}
+	if n := m.Remove(func(ev *abi.Event) bool { return ev.ID%3 == 0 }); n != 5 {
+		t.Fatalf("removed %d, want 5 (6, 9, 12, 15, 18)", n)
+	}
+	m.SetCap(2)
+	if m.Push(abi.Event{ID: 99}) {
+		t.Error("a push past the lowered capacity was taken")
+	}
+	var got []uint32
+	for _, ev := range m.Drain(nil, 0, 0) {
+		got = append(got, ev.ID)
+	}
+	want := []uint32{7, 8, 10, 11, 13, 14, 16, 17, 19}
+	if !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+	if !m.Push(abi.Event{ID: 100}) || m.Cap() != 2 {
+		t.Error("after draining, a push within the new capacity was refused")
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +17,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	var (
 		configPath string
 		print      []string
+		strict     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -25,6 +26,11 @@ func newRunCmd(g *globals) *cobra.Command {
 configured components (cached in the data directory, so later starts are fast),
 starts them in dependency order and serves the admin socket that "moss list",
 "moss pub", "moss sub" and "moss logs" talk to.
+
+A component whose module cannot be loaded (damaged, refused by the host) is
+BROKEN, with its error in "moss list" and "moss logs", and the rest of the
+host runs, so a deployment can repair it; --strict exits instead. A
+configuration that does not parse always stops the host.
 
 It runs until interrupted (SIGINT or SIGTERM), then stops the components in
 reverse dependency order, delivering what their mailboxes hold first.`,
@@ -45,19 +51,18 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 			if err != nil {
 				return err
 			}
-			for _, f := range print {
-				// Messages are written by the publisher's goroutine; a
-				// mutex keeps lines whole.
-				var mu sync.Mutex
-				cancel, err := d.Subscribe(f, func(topic string, payload []byte) {
-					mu.Lock()
-					fmt.Fprintf(g.Stdout, "%s %s\n", topic, payload)
-					mu.Unlock()
-				})
-				if err != nil {
-					return fmt.Errorf("--print %q: %w", f, err)
+			d.SetStrict(strict)
+			if len(print) > 0 {
+				// Written off the publishers' goroutines: see printer.
+				p := newPrinter(g.Stdout, log)
+				defer p.close(time.Second) // after the cancels below: deferred first
+				for _, f := range print {
+					cancel, err := d.Subscribe(f, p.deliver)
+					if err != nil {
+						return fmt.Errorf("--print %q: %w", f, err)
+					}
+					defer cancel()
 				}
-				defer cancel()
 			}
 			if err := d.Run(cmd.Context()); err != nil {
 				return fmt.Errorf("run %s: %w", configPath, err)
@@ -65,7 +70,8 @@ reverse dependency order, delivering what their mailboxes hold first.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&print, "print", nil, "print every bus message matching this MQTT filter to stdout, as \"topic payload\" (repeatable)")
+	cmd.Flags().StringArrayVar(&print, "print", nil, "print every bus message matching this MQTT filter to stdout, as \"topic payload\" (repeatable; when stdout is behind, messages are dropped and counted in the log)")
+	cmd.Flags().BoolVar(&strict, "strict", false, "exit if a component's module cannot be loaded, instead of marking that component BROKEN and running the rest (for CI)")
 	cmd.Flags().StringVarP(&configPath, "config", "c", defaultConfigPath(), "host configuration file (TOML)")
 	return cmd
 }
