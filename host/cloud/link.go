@@ -21,6 +21,7 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session/state"
 
 	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/store"
@@ -129,6 +130,8 @@ type Link struct {
 
 	inflight chan struct{} // QoS 1 publishes awaiting PUBACK
 	q0       chan outMsg   // QoS 0 messages for the writer, in order
+	flights  flights       // spooled messages in flight, by packet identifier
+	session  *trackingSession
 
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every change the loops wait for
@@ -138,6 +141,8 @@ type Link struct {
 	errStreak  string // the error being repeated by reconnect attempts, logged once
 	gen        int    // connection number; 0 before the first
 	up         bool
+	connCtx    context.Context // ends when the current connection does
+	connCancel context.CancelFunc
 	subs       map[string]int  // filter -> component subscriptions
 	onBroker   map[string]bool // filters subscribed on the current connection
 	tokens     float64
@@ -176,6 +181,7 @@ func New(opt Options) (*Link, error) {
 		subs:     map[string]int{},
 		onBroker: map[string]bool{},
 		since:    time.Now(),
+		flights:  flights{byID: map[uint16]*flight{}},
 		tokens:   float64(opt.PublishRate),
 		tokensAt: time.Now(),
 	}
@@ -225,6 +231,7 @@ func (l *Link) connect() error {
 		tc.NextProtos = []string{"x-amzn-mqtt-ca"}
 	}
 	u := &url.URL{Scheme: "tls", Host: l.addr()}
+	l.session = &trackingSession{State: state.NewInMemory(), fs: &l.flights}
 	cfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
 		KeepAlive:                     uint16(l.opt.KeepAlive / time.Second),
@@ -245,13 +252,14 @@ func (l *Link) connect() error {
 				raw.Close()
 				return nil, err
 			}
-			return newWireConn(tlsConn), nil
+			return newWireConn(tlsConn, l.flights.written), nil
 		},
 		OnConnectionUp:   l.onUp,
 		OnConnectionDown: l.onDown,
 		OnConnectError:   l.onConnectError,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          l.opt.ThingName,
+			Session:           l.session,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){l.onPublish},
 		},
 	}
@@ -293,6 +301,10 @@ func (l *Link) onUp(_ *autopaho.ConnectionManager, _ *paho.Connack) {
 	l.up, l.state, l.since = true, StateConnected, time.Now()
 	l.lastErr, l.errStreak = "", ""
 	l.onBroker = map[string]bool{}
+	if l.connCancel != nil {
+		l.connCancel()
+	}
+	l.connCtx, l.connCancel = context.WithCancel(l.ctx)
 	l.notify()
 	n, _, _ := l.sp.stats()
 	l.mu.Unlock()
@@ -302,6 +314,11 @@ func (l *Link) onUp(_ *autopaho.ConnectionManager, _ *paho.Connack) {
 func (l *Link) onDown() bool {
 	l.mu.Lock()
 	l.up, l.state, l.since = false, StateDisconnected, time.Now()
+	if l.connCancel != nil {
+		// paho forgets the messages awaiting a PUBACK without answering
+		// their Publish; this ends those calls now.
+		l.connCancel()
+	}
 	l.notify()
 	l.mu.Unlock()
 	if l.ctx.Err() == nil {
@@ -515,74 +532,6 @@ func (l *Link) takeToken(now time.Time) bool {
 	}
 	l.tokens--
 	return true
-}
-
-// sender drains the spool in order while the link is up.
-func (l *Link) sender() {
-	defer l.wg.Done()
-	defer func() {
-		if err := l.sp.flush(); err != nil {
-			l.log.Error("cloud spool", "err", err)
-		}
-	}()
-	for l.ctx.Err() == nil {
-		l.mu.Lock()
-		ch, up, gen := l.changed, l.up, l.gen
-		l.mu.Unlock()
-		e := l.sp.peek()
-		if !up || e == nil {
-			if !l.wait(ch) {
-				return
-			}
-			continue
-		}
-		if !l.paceToken() {
-			return
-		}
-		select {
-		case l.inflight <- struct{}{}:
-		case <-l.ctx.Done():
-			return
-		}
-		err := l.send(l.ctx, e.topic, e.payload, e.qos, l.opt.ConnectTimeout+l.opt.KeepAlive)
-		<-l.inflight
-		var refused *refusedError
-		switch {
-		case err == nil:
-		case errors.As(err, &refused):
-			l.rejected.Add(1)
-			l.log.Error("cloud broker refused a spooled message; dropping it", "topic", e.topic, "err", err)
-		default:
-			if l.ctx.Err() != nil {
-				return
-			}
-			// The connection is going or gone: wait for the next one and
-			// send the same message again.
-			l.log.Debug("cloud send failed; will resend after reconnect", "topic", e.topic, "err", err)
-			for {
-				l.mu.Lock()
-				ch, again := l.changed, l.gen != gen && l.up
-				l.mu.Unlock()
-				if again {
-					break
-				}
-				if !l.wait(ch) {
-					return
-				}
-			}
-			continue
-		}
-		if l.sp.sent(e) {
-			if err := l.sp.flush(); err != nil {
-				l.log.Error("cloud spool", "err", err)
-			}
-		}
-		if l.sp.empty() {
-			l.mu.Lock()
-			l.notify() // drained: Status watchers may be waiting for it
-			l.mu.Unlock()
-		}
-	}
 }
 
 // paceToken waits for the publish rate to allow one more message.
@@ -809,5 +758,13 @@ func (l *Link) Close() error {
 		<-l.cm.Done()
 	}
 	l.wg.Wait()
+	l.mu.Lock()
+	if l.connCancel != nil {
+		l.connCancel()
+	}
+	l.mu.Unlock()
+	if l.session != nil {
+		l.session.Close()
+	}
 	return l.sp.flush()
 }
