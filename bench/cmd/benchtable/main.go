@@ -41,7 +41,7 @@ func main() {
 	benchtime := flag.Duration("benchtime", 500*time.Millisecond, "duration of each micro-benchmark run")
 	out := flag.String("out", "bench/RESULTS.md", "file the table is written to, relative to the module root (empty: none)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (host data, logs, built guests)")
-	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, routing, pubsub, startup, rss, scale, baseline, cloud, shadow, swap (default: all)")
+	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, routing, pubsub, startup, rss, scale, baseline, cloud, shadow, swap, drain (default: all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	// testing.Benchmark reads its duration from the testing flags, which a
 	// program must register itself.
@@ -458,6 +458,11 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		}
 	}
 	more, err := goBenchRows(root, runs, progress)
+	if err != nil {
+		return "", err
+	}
+	rows = append(rows, more...)
+	more, err = drainRows(root, runs, progress)
 	if err != nil {
 		return "", err
 	}
