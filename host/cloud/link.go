@@ -145,6 +145,7 @@ type Link struct {
 	connCancel context.CancelFunc
 	subs       map[string]int  // filter -> component subscriptions
 	onBroker   map[string]bool // filters subscribed on the current connection
+	refused    map[string]bool // of those, the ones the broker refused (SUBACK >= 0x80)
 	tokens     float64
 	tokensAt   time.Time
 	reconnects int
@@ -180,6 +181,7 @@ func New(opt Options) (*Link, error) {
 		changed:  make(chan struct{}),
 		subs:     map[string]int{},
 		onBroker: map[string]bool{},
+		refused:  map[string]bool{},
 		since:    time.Now(),
 		flights:  flights{byID: map[uint16]*flight{}},
 		tokens:   float64(opt.PublishRate),
@@ -300,7 +302,7 @@ func (l *Link) onUp(_ *autopaho.ConnectionManager, _ *paho.Connack) {
 	l.gen++
 	l.up, l.state, l.since = true, StateConnected, time.Now()
 	l.lastErr, l.errStreak = "", ""
-	l.onBroker = map[string]bool{}
+	l.onBroker, l.refused = map[string]bool{}, map[string]bool{}
 	if l.connCancel != nil {
 		l.connCancel()
 	}
@@ -596,7 +598,7 @@ func (l *Link) subscriber() {
 		ch, up, gen := l.changed, l.up, l.gen
 		var add, drop []string
 		if up {
-			want := brokerFilters(l.subs)
+			want := brokerFilters(l.subs, l.refused)
 			for f := range want {
 				if !l.onBroker[f] {
 					add = append(add, f)
@@ -634,12 +636,18 @@ func (l *Link) subscriber() {
 // component what its own filter matches. Filters that overlap without one
 // covering the other (a/+/c and a/b/+) still both go, and a message both
 // match arrives twice (QoS 1 is at least once anyway).
-func brokerFilters(subs map[string]int) map[string]bool {
+//
+// A filter the broker refused covers nothing: IoT Core refuses "cmd/#" when
+// the thing's policy allows only some of its topics, and then each filter
+// it covered ("cmd/+/reboot") is subscribed on its own. The broker's
+// messages on those go, by the local routing, to every component whose
+// filter matches, the refused one's included.
+func brokerFilters(subs map[string]int, refused map[string]bool) map[string]bool {
 	out := make(map[string]bool, len(subs))
 	for f := range subs {
 		covered := false
 		for g := range subs {
-			if g != f && covers(g, f) {
+			if g != f && !refused[g] && covers(g, f) {
 				covered = true
 				break
 			}
@@ -700,6 +708,9 @@ func (l *Link) syncSubs(gen int, add, drop []string) error {
 			// the same connection would be refused again.
 			l.onBroker[f] = true
 			if ack != nil && i < len(ack.Reasons) && ack.Reasons[i] >= 0x80 {
+				// What it covered must now be asked for on its own.
+				l.refused[f] = true
+				l.notify()
 				l.log.Error("cloud broker refused a subscription (does the thing's policy allow iot:Subscribe?)", "filter", f, "reason_code", fmt.Sprintf("0x%02x", ack.Reasons[i]))
 			}
 		}
@@ -719,6 +730,7 @@ func (l *Link) syncSubs(gen int, add, drop []string) error {
 		if l.gen == gen {
 			for _, f := range batch {
 				delete(l.onBroker, f)
+				delete(l.refused, f)
 			}
 		}
 		l.mu.Unlock()

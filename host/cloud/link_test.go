@@ -427,3 +427,37 @@ func TestSpoolDrainsInFlightAcrossBrokerRestart(t *testing.T) {
 		t.Errorf("the disk spool still holds %d records", len(keys))
 	}
 }
+
+// TestRefusedCoveringFilterFallsBack: the thing may subscribe to
+// cmd/+/reboot but not to cmd/#. With components asking for both, the
+// broker refuses cmd/#, which then covers nothing: cmd/+/reboot is
+// subscribed on its own and its messages arrive.
+func TestRefusedCoveringFilterFallsBack(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{SubscribeAllow: []string{"cmd/+/reboot"}})
+	l := testLink(t, b, nil)
+	r := newRecorder()
+	if err := l.Subscribe("cmd/#", r, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Subscribe("cmd/+/reboot", r, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, "connected", connected)
+	waitSubscribed(t, b, "cmd/#", "cmd/+/reboot")
+	b.Pub(t, "cmd/dev1/reboot", []byte("now"), 1)
+	got := r.wait(t, 2)
+	want := []string{"1 cmd/dev1/reboot now", "2 cmd/dev1/reboot now"}
+	if fmt.Sprint(sorted(got)) != fmt.Sprint(want) {
+		t.Errorf("delivered %q, want %q", got, want)
+	}
+
+	// After a reconnect, the same: cmd/# is asked for first, refused
+	// again, and cmd/+/reboot follows.
+	b.Restart()
+	waitState(t, l, "reconnected", func(s Status) bool { return s.State == StateConnected && s.Reconnects == 1 })
+	waitSubscribed(t, b, "cmd/#", "cmd/+/reboot")
+	b.Pub(t, "cmd/dev2/reboot", []byte("again"), 1)
+	if got := r.wait(t, 4); len(got) != 4 {
+		t.Errorf("after the restart: %q", got)
+	}
+}
