@@ -43,9 +43,16 @@ type wireConn struct {
 	buf      []byte
 	gather   bool
 	flushErr error // a failed gathered write, returned by the next Write
+
+	// written, if set, is told the packet identifier of each QoS 1
+	// PUBLISH once it is on the wire: the pipelined sender starts the
+	// next message only then, so the broker receives them in spool order.
+	written func(id uint16)
 }
 
-func newWireConn(c net.Conn) *wireConn { return &wireConn{Conn: c} }
+func newWireConn(c net.Conn, written func(uint16)) *wireConn {
+	return &wireConn{Conn: c, written: written}
+}
 
 func (c *wireConn) Lock() {
 	c.mu.Lock()
@@ -61,6 +68,10 @@ func (c *wireConn) Unlock() {
 			// and QoS 1 messages are sent again.
 			c.flushErr = err
 			c.Conn.Close()
+		} else if c.written != nil {
+			if id, ok := publishID(c.buf); ok {
+				c.written(id)
+			}
 		}
 	}
 	if cap(c.buf) > 64<<10 { // a large payload went through: do not keep its buffer
@@ -82,4 +93,26 @@ func (c *wireConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
+}
+
+// publishID returns the packet identifier of p if p is one whole QoS 1
+// PUBLISH packet (MQTT 5, 3.3): fixed header, remaining length, topic,
+// then the identifier.
+func publishID(p []byte) (uint16, bool) {
+	if len(p) < 2 || p[0]>>4 != 3 || (p[0]>>1)&3 != 1 {
+		return 0, false
+	}
+	i := 1
+	for ; i < len(p) && i <= 4 && p[i]&0x80 != 0; i++ { // variable byte integer
+	}
+	i++
+	if i+2 > len(p) {
+		return 0, false
+	}
+	topicLen := int(p[i])<<8 | int(p[i+1])
+	i += 2 + topicLen
+	if i+2 > len(p) {
+		return 0, false
+	}
+	return uint16(p[i])<<8 | uint16(p[i+1]), true
 }

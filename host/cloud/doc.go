@@ -28,7 +28,11 @@
 // nothing is queued before it and the rate and in-flight limits allow, a
 // message goes straight to the broker and Publish waits up to AckWait for
 // the PUBACK; otherwise, or if the PUBACK is late, it is spooled. A single
-// sender drains the spool in order once the link is up. A message already
+// sender drains the spool in order once the link is up, with up to 100
+// messages awaiting their PUBACK (IoT Core's in-flight limit) rather than
+// one per round trip; a message leaves the spool only on its PUBACK, and
+// after a dropped connection the unacknowledged ones go again, oldest
+// first, before anything newer. A message already
 // written before a PUBACK went missing may be sent twice: QoS 1 is at least
 // once. A full spool refuses new QoS 1 messages with ErrSpoolFull (after
 // evicting spooled QoS 0 messages, oldest first); it never drops one

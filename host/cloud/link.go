@@ -21,6 +21,7 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session/state"
 
 	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/store"
@@ -129,6 +130,8 @@ type Link struct {
 
 	inflight chan struct{} // QoS 1 publishes awaiting PUBACK
 	q0       chan outMsg   // QoS 0 messages for the writer, in order
+	flights  flights       // spooled messages in flight, by packet identifier
+	session  *trackingSession
 
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every change the loops wait for
@@ -138,8 +141,11 @@ type Link struct {
 	errStreak  string // the error being repeated by reconnect attempts, logged once
 	gen        int    // connection number; 0 before the first
 	up         bool
+	connCtx    context.Context // ends when the current connection does
+	connCancel context.CancelFunc
 	subs       map[string]int  // filter -> component subscriptions
 	onBroker   map[string]bool // filters subscribed on the current connection
+	refused    map[string]bool // of those, the ones the broker refused (SUBACK >= 0x80)
 	tokens     float64
 	tokensAt   time.Time
 	reconnects int
@@ -175,7 +181,9 @@ func New(opt Options) (*Link, error) {
 		changed:  make(chan struct{}),
 		subs:     map[string]int{},
 		onBroker: map[string]bool{},
+		refused:  map[string]bool{},
 		since:    time.Now(),
+		flights:  flights{byID: map[uint16]*flight{}},
 		tokens:   float64(opt.PublishRate),
 		tokensAt: time.Now(),
 	}
@@ -225,6 +233,7 @@ func (l *Link) connect() error {
 		tc.NextProtos = []string{"x-amzn-mqtt-ca"}
 	}
 	u := &url.URL{Scheme: "tls", Host: l.addr()}
+	l.session = &trackingSession{State: state.NewInMemory(), fs: &l.flights}
 	cfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
 		KeepAlive:                     uint16(l.opt.KeepAlive / time.Second),
@@ -245,13 +254,14 @@ func (l *Link) connect() error {
 				raw.Close()
 				return nil, err
 			}
-			return newWireConn(tlsConn), nil
+			return newWireConn(tlsConn, l.flights.written), nil
 		},
 		OnConnectionUp:   l.onUp,
 		OnConnectionDown: l.onDown,
 		OnConnectError:   l.onConnectError,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          l.opt.ThingName,
+			Session:           l.session,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){l.onPublish},
 		},
 	}
@@ -292,7 +302,11 @@ func (l *Link) onUp(_ *autopaho.ConnectionManager, _ *paho.Connack) {
 	l.gen++
 	l.up, l.state, l.since = true, StateConnected, time.Now()
 	l.lastErr, l.errStreak = "", ""
-	l.onBroker = map[string]bool{}
+	l.onBroker, l.refused = map[string]bool{}, map[string]bool{}
+	if l.connCancel != nil {
+		l.connCancel()
+	}
+	l.connCtx, l.connCancel = context.WithCancel(l.ctx)
 	l.notify()
 	n, _, _ := l.sp.stats()
 	l.mu.Unlock()
@@ -302,6 +316,11 @@ func (l *Link) onUp(_ *autopaho.ConnectionManager, _ *paho.Connack) {
 func (l *Link) onDown() bool {
 	l.mu.Lock()
 	l.up, l.state, l.since = false, StateDisconnected, time.Now()
+	if l.connCancel != nil {
+		// paho forgets the messages awaiting a PUBACK without answering
+		// their Publish; this ends those calls now.
+		l.connCancel()
+	}
 	l.notify()
 	l.mu.Unlock()
 	if l.ctx.Err() == nil {
@@ -534,74 +553,6 @@ func (l *Link) takeToken(now time.Time) bool {
 	return true
 }
 
-// sender drains the spool in order while the link is up.
-func (l *Link) sender() {
-	defer l.wg.Done()
-	defer func() {
-		if err := l.sp.flush(); err != nil {
-			l.log.Error("cloud spool", "err", err)
-		}
-	}()
-	for l.ctx.Err() == nil {
-		l.mu.Lock()
-		ch, up, gen := l.changed, l.up, l.gen
-		l.mu.Unlock()
-		e := l.sp.peek()
-		if !up || e == nil {
-			if !l.wait(ch) {
-				return
-			}
-			continue
-		}
-		if !l.paceToken() {
-			return
-		}
-		select {
-		case l.inflight <- struct{}{}:
-		case <-l.ctx.Done():
-			return
-		}
-		err := l.send(l.ctx, e.topic, e.payload, e.qos, l.opt.ConnectTimeout+l.opt.KeepAlive)
-		<-l.inflight
-		var refused *refusedError
-		switch {
-		case err == nil:
-		case errors.As(err, &refused):
-			l.rejected.Add(1)
-			l.log.Error("cloud broker refused a spooled message; dropping it", "topic", e.topic, "err", err)
-		default:
-			if l.ctx.Err() != nil {
-				return
-			}
-			// The connection is going or gone: wait for the next one and
-			// send the same message again.
-			l.log.Debug("cloud send failed; will resend after reconnect", "topic", e.topic, "err", err)
-			for {
-				l.mu.Lock()
-				ch, again := l.changed, l.gen != gen && l.up
-				l.mu.Unlock()
-				if again {
-					break
-				}
-				if !l.wait(ch) {
-					return
-				}
-			}
-			continue
-		}
-		if l.sp.sent(e) {
-			if err := l.sp.flush(); err != nil {
-				l.log.Error("cloud spool", "err", err)
-			}
-		}
-		if l.sp.empty() {
-			l.mu.Lock()
-			l.notify() // drained: Status watchers may be waiting for it
-			l.mu.Unlock()
-		}
-	}
-}
-
 // paceToken waits for the publish rate to allow one more message.
 func (l *Link) paceToken() bool {
 	for {
@@ -664,7 +615,7 @@ func (l *Link) subscriber() {
 		ch, up, gen := l.changed, l.up, l.gen
 		var add, drop []string
 		if up {
-			want := brokerFilters(l.subs)
+			want := brokerFilters(l.subs, l.refused)
 			for f := range want {
 				if !l.onBroker[f] {
 					add = append(add, f)
@@ -702,12 +653,18 @@ func (l *Link) subscriber() {
 // component what its own filter matches. Filters that overlap without one
 // covering the other (a/+/c and a/b/+) still both go, and a message both
 // match arrives twice (QoS 1 is at least once anyway).
-func brokerFilters(subs map[string]int) map[string]bool {
+//
+// A filter the broker refused covers nothing: IoT Core refuses "cmd/#" when
+// the thing's policy allows only some of its topics, and then each filter
+// it covered ("cmd/+/reboot") is subscribed on its own. The broker's
+// messages on those go, by the local routing, to every component whose
+// filter matches, the refused one's included.
+func brokerFilters(subs map[string]int, refused map[string]bool) map[string]bool {
 	out := make(map[string]bool, len(subs))
 	for f := range subs {
 		covered := false
 		for g := range subs {
-			if g != f && covers(g, f) {
+			if g != f && !refused[g] && covers(g, f) {
 				covered = true
 				break
 			}
@@ -768,6 +725,9 @@ func (l *Link) syncSubs(gen int, add, drop []string) error {
 			// the same connection would be refused again.
 			l.onBroker[f] = true
 			if ack != nil && i < len(ack.Reasons) && ack.Reasons[i] >= 0x80 {
+				// What it covered must now be asked for on its own.
+				l.refused[f] = true
+				l.notify()
 				l.log.Error("cloud broker refused a subscription (does the thing's policy allow iot:Subscribe?)", "filter", f, "reason_code", fmt.Sprintf("0x%02x", ack.Reasons[i]))
 			}
 		}
@@ -787,6 +747,7 @@ func (l *Link) syncSubs(gen int, add, drop []string) error {
 		if l.gen == gen {
 			for _, f := range batch {
 				delete(l.onBroker, f)
+				delete(l.refused, f)
 			}
 		}
 		l.mu.Unlock()
@@ -828,5 +789,13 @@ func (l *Link) Close() error {
 		<-l.cm.Done()
 	}
 	l.wg.Wait()
+	l.mu.Lock()
+	if l.connCancel != nil {
+		l.connCancel()
+	}
+	l.mu.Unlock()
+	if l.session != nil {
+		l.session.Close()
+	}
 	return l.sp.flush()
 }

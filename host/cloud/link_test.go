@@ -16,6 +16,7 @@ import (
 
 	"github.com/moss-edge/moss/host/bus"
 	"github.com/moss-edge/moss/host/certs"
+	"github.com/moss-edge/moss/internal/delayproxy"
 	"github.com/moss-edge/moss/internal/mqtttest"
 	"github.com/moss-edge/moss/internal/poll"
 )
@@ -369,5 +370,94 @@ func TestCovers(t *testing.T) {
 		if got := covers(tc.g, tc.f); got != tc.want {
 			t.Errorf("covers(%q, %q) = %v, want %v", tc.g, tc.f, got, tc.want)
 		}
+	}
+}
+
+// TestSpoolDrainsInFlightAcrossBrokerRestart fills the spool while the
+// broker is down, lets it drain over a link with 20 ms added each way
+// (where one message per round trip would show as one in flight), and
+// restarts the broker mid-drain: every message arrives, first copies in
+// spool order, and the spool empties only as PUBACKs come.
+func TestSpoolDrainsInFlightAcrossBrokerRestart(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{Config: []string{"max_inflight_messages 100"}})
+	px, err := delayproxy.Start(b.Addr(), 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	l := testLink(t, b, func(o *Options) {
+		o.Port, o.Store, o.SpoolMaxBytes = px.Port(), st, 8<<20
+		o.Logger = slog.New(slog.DiscardHandler) // thousands of lines otherwise
+	})
+	waitState(t, l, "connected", connected)
+	b.Stop()
+	waitState(t, l, "disconnected", func(s Status) bool { return s.State != StateConnected })
+
+	const n = 3000
+	ctx := context.Background()
+	for i := range n {
+		if err := l.Publish(ctx, fmt.Sprintf("drain/%d", i), []byte("x"), 1); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	b.Restart()
+	// Mid-drain: some sent, most still spooled.
+	// (Sent moves without a change event: poll it.)
+	poll.Until(t, "part of the spool sent", func() bool { return l.Status().Sent >= 300 })
+	st1 := l.Status()
+	b.Stop()
+	if st1.Spooled == 0 {
+		t.Fatalf("the spool had drained before the broker stopped; status %+v", st1)
+	}
+	st2 := waitState(t, l, "disconnected", func(s Status) bool { return s.State != StateConnected })
+	if st2.Spooled == 0 || int(st2.Sent)+st2.Spooled < n {
+		t.Fatalf("after the broker stopped mid-drain: %d sent + %d spooled < %d published", st2.Sent, st2.Spooled, n)
+	}
+	b.Restart()
+	waitState(t, l, "the spool to drain", func(s Status) bool { return s.State == StateConnected && s.Spooled == 0 })
+	got := publishedTopics(b, b.Certs().ThingName, "drain/")
+	checkInOrder(t, got, "drain/", n)
+	t.Logf("%d publishes for %d messages (resent after the restart: %d); at most %d in flight", len(got), n, len(got)-n, l.flights.peak.Load())
+	if p := l.flights.peak.Load(); p < 2 {
+		t.Errorf("at most %d spooled message in flight at once; want several", p)
+	}
+	if keys, _ := st.Keys(spoolBucket); len(keys) != 0 {
+		t.Errorf("the disk spool still holds %d records", len(keys))
+	}
+}
+
+// TestRefusedCoveringFilterFallsBack: the thing may subscribe to
+// cmd/+/reboot but not to cmd/#. With components asking for both, the
+// broker refuses cmd/#, which then covers nothing: cmd/+/reboot is
+// subscribed on its own and its messages arrive.
+func TestRefusedCoveringFilterFallsBack(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Options{SubscribeAllow: []string{"cmd/+/reboot"}})
+	l := testLink(t, b, nil)
+	r := newRecorder()
+	if err := l.Subscribe("cmd/#", r, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Subscribe("cmd/+/reboot", r, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l, "connected", connected)
+	waitSubscribed(t, b, "cmd/#", "cmd/+/reboot")
+	b.Pub(t, "cmd/dev1/reboot", []byte("now"), 1)
+	got := r.wait(t, 2)
+	want := []string{"1 cmd/dev1/reboot now", "2 cmd/dev1/reboot now"}
+	if fmt.Sprint(sorted(got)) != fmt.Sprint(want) {
+		t.Errorf("delivered %q, want %q", got, want)
+	}
+
+	// After a reconnect, the same: cmd/# is asked for first, refused
+	// again, and cmd/+/reboot follows.
+	b.Restart()
+	waitState(t, l, "reconnected", func(s Status) bool { return s.State == StateConnected && s.Reconnects == 1 })
+	waitSubscribed(t, b, "cmd/#", "cmd/+/reboot")
+	b.Pub(t, "cmd/dev2/reboot", []byte("again"), 1)
+	if got := r.wait(t, 4); len(got) != 4 {
+		t.Errorf("after the restart: %q", got)
 	}
 }

@@ -34,6 +34,7 @@ type entry struct {
 	gone    bool  // evicted while being written
 	written bool  // its commit finished (err says how)
 	err     error // of its commit
+	sending bool  // handed to the sender and not yet acknowledged
 }
 
 func (e *entry) size() int64 { return int64(len(e.topic)+len(e.payload)) + entryOverhead }
@@ -207,19 +208,19 @@ func (s *spool) makeRoom(e *entry) error {
 		return fmt.Errorf("%w: %d of %d bytes used; QoS 0 message refused", ErrSpoolFull, s.bytes, s.max)
 	}
 	free := int64(0)
-	for _, o := range s.q[s.head+1:] { // never the head: it may be on the wire
-		if o.qos == 0 && !o.gone {
+	for _, o := range s.q[s.head:] { // never one being sent: it may be on the wire
+		if o.qos == 0 && !o.gone && !o.sending {
 			free += o.size()
 		}
 	}
 	if s.bytes-free+need > s.max {
 		return fmt.Errorf("%w: %d of %d bytes used by messages waiting for the cloud; QoS 1 message refused", ErrSpoolFull, s.bytes, s.max)
 	}
-	for _, o := range s.q[s.head+1:] {
+	for _, o := range s.q[s.head:] {
 		if s.bytes+need <= s.max {
 			break
 		}
-		if o.qos == 0 && !o.gone {
+		if o.qos == 0 && !o.gone && !o.sending {
 			s.unlink(o)
 			s.evicted++
 			if o.ready {
@@ -239,15 +240,33 @@ func (s *spool) unlink(e *entry) {
 	s.bytes -= e.size()
 }
 
-// peek returns the oldest message, or nil when there is none ready.
-func (s *spool) peek() *entry {
+// take returns the oldest message not yet handed to the sender and marks
+// it as being sent, or nil when there is none or it is not yet durable.
+// Messages are taken in send order: one still being committed holds back
+// those behind it. The sender hands each back with sent or release.
+func (s *spool) take() *entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.skipGone()
-	if s.head < len(s.q) && s.q[s.head].ready {
-		return s.q[s.head]
+	for _, e := range s.q[s.head:] {
+		switch {
+		case e.gone || e.sending:
+			continue
+		case !e.ready:
+			return nil
+		}
+		e.sending = true
+		return e
 	}
 	return nil
+}
+
+// release returns e, which take returned and which did not reach the
+// broker, to the queue, to be taken again in its place.
+func (s *spool) release(e *entry) {
+	s.mu.Lock()
+	e.sending = false
+	s.mu.Unlock()
 }
 
 func (s *spool) skipGone() {
@@ -270,12 +289,14 @@ func (s *spool) empty() bool {
 	return s.head == len(s.q)
 }
 
-// sent removes e, which peek returned and the broker took (or refused for
-// good). It reports whether deletions are pending on disk and nothing else
-// is ready to send, i.e. whether now is the time to flush.
+// sent removes e, which take returned and the broker took (or refused for
+// good); acknowledgements may come in any order. It reports whether
+// deletions are pending on disk and nothing else is ready to send, i.e.
+// whether now is the time to flush.
 func (s *spool) sent(e *entry) (flush bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e.sending = false
 	s.unlink(e)
 	if s.st != nil {
 		s.done = append(s.done, e.seq)

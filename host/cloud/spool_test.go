@@ -23,7 +23,7 @@ func openStore(t testing.TB, dir string) *store.Store {
 // drainAll sends everything as the sender would and returns the topics.
 func drainAll(s *spool) []string {
 	var got []string
-	for e := s.peek(); e != nil; e = s.peek() {
+	for e := s.take(); e != nil; e = s.take() {
 		got = append(got, e.topic)
 		if s.sent(e) {
 			if err := s.flush(); err != nil {
@@ -48,7 +48,7 @@ func TestSpoolSurvivesReopen(t *testing.T) {
 	}
 	// Send three, as if the host died right after.
 	for range 3 {
-		e := s.peek()
+		e := s.take()
 		s.sent(e)
 	}
 	if err := s.flush(); err != nil {
@@ -71,7 +71,7 @@ func TestSpoolSurvivesReopen(t *testing.T) {
 	if err := s.add("t/new", nil, 1); err != nil {
 		t.Fatal(err)
 	}
-	if e := s.peek(); e.seq != 11 {
+	if e := s.take(); e.seq != 11 {
 		t.Errorf("next seq = %d, want 11", e.seq)
 	}
 	if keys, _ := st.Keys(spoolBucket); len(keys) != 1 {

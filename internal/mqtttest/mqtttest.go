@@ -48,6 +48,15 @@ type Options struct {
 	// Config holds extra mosquitto.conf lines, e.g. "max_keepalive 10"
 	// or "max_packet_size 1024", appended after the listener's.
 	Config []string
+	// SubscribeAllow, if set, are the only filters the device may
+	// subscribe to, as an IoT Core policy's iot:Subscribe: any other
+	// filter is refused with SUBACK reason code 0x87 (not authorized).
+	// A filter is allowed if it is one of these or, by MQTT matching,
+	// narrower ("cmd/+" allows "cmd/a", not "cmd/#"). Mosquitto's
+	// acl_file checks read access only when delivering, never refusing
+	// a SUBSCRIBE, so this loads its dynamic security plugin; the test
+	// is skipped when the plugin is not installed.
+	SubscribeAllow []string
 }
 
 // Broker is a running (or stopped) Mosquitto.
@@ -102,6 +111,13 @@ func Start(t testing.TB, opts Options) *Broker {
 		log:   filepath.Join(dir, "mosquitto.log"),
 		out:   filepath.Join(dir, "mosquitto.out"),
 		extra: opts.Config,
+	}
+	if opts.SubscribeAllow != nil {
+		lines, err := dynsec(t, dir, set.ThingName, opts.SubscribeAllow)
+		if err != nil {
+			t.Fatalf("mqtttest: %v", err)
+		}
+		b.extra = append(lines, b.extra...)
 	}
 	t.Cleanup(func() {
 		b.Stop()

@@ -111,7 +111,7 @@ func goBenchRows(root string, runs int, progress func(string)) ([]row, error) {
 		one := "BenchmarkUpdateDurable/writers=1/shadows=1"
 		many := "BenchmarkUpdateDurable/writers=256/shadows=256"
 		rows = append(rows, row{
-			figure: "durable shadow updates (fsync'd to the host's bbolt file)",
+			figure: "durable shadow updates (fsync'd to the host's bbolt file), **rate limits off**",
 			value:  fmt.Sprintf("%.0f /s", metric(res, many, "updates/s")),
 			notes: fmt.Sprintf("256 concurrent writers on 256 shadows, group commit (goal: at least 10,000/s); one writer on one shadow: %.0f/s (one commit, two fdatasyncs, each); CPU %.0f µs per update; median of %d runs",
 				metric(res, one, "updates/s"), metric(res, many, "cpu-µs/update"), runs),

@@ -30,8 +30,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/moss-edge/moss/bench/baseline"
 )
 
 func main() {
@@ -41,7 +39,7 @@ func main() {
 	benchtime := flag.Duration("benchtime", 500*time.Millisecond, "duration of each micro-benchmark run")
 	out := flag.String("out", "bench/RESULTS.md", "file the table is written to, relative to the module root (empty: none)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (host data, logs, built guests)")
-	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, routing, pubsub, startup, rss, scale, baseline, cloud, shadow, swap (default: all)")
+	flag.StringVar(&only, "only", "", "comma-separated figures to run: engine, bus, routing, pubsub, startup, rss, scale, baseline, cloud, shadow, swap, drain (default: all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	// testing.Benchmark reads its duration from the testing flags, which a
 	// program must register itself.
@@ -392,6 +390,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		sets = append(sets, scaleSets(sink, sinkC, sets)...)
 	}
 	var rssGo, rssC []float64 // Moss with 10 idle Go and C components
+	var pssGo, pssC []float64
 	if len(sets) > 0 {
 		res, err := runRSS(root, work, []guest{sink, sinkC}, sets, runs, progress, baseAlt)
 		if err != nil {
@@ -400,6 +399,7 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		rss0 := rssOf(res[hostSet{}])
 		if want("rss") {
 			rssGo, rssC = rssOf(res[hostSet{sink.name, 10}]), rssOf(res[hostSet{sinkC.name, 10}])
+			pssGo, pssC = pssOf(res[hostSet{sink.name, 10}]), pssOf(res[hostSet{sinkC.name, 10}])
 			hwm10, hwmC := hwmOf(res[hostSet{sink.name, 10}]), hwmOf(res[hostSet{sinkC.name, 10}])
 			per := (median(rssGo) - median(rss0)) / 10
 			perC := (median(rssC) - median(rss0)) / 10
@@ -434,34 +434,20 @@ func run(root, work string, runs, count, count10 int) (string, error) {
 		}
 	}
 	if baseMem != nil {
-		base := median(baseMem.rss)
-		for i, m := range []struct {
-			what string
-			rss  []float64
-		}{{"Go", rssGo}, {"C", rssC}} {
-			moss := "- (add rss to -only)"
-			if m.rss != nil {
-				moss = fmtBytes(median(m.rss))
-			}
-			note := "the same baseline runs as the row above"
-			if i == 0 {
-				note = fmt.Sprintf("baseline: a broker and 10 component processes (ipcnode, a static %s Go binary), each connected and subscribed to bench/data; VmRSS summed %v after the last subscribed; PSS, which splits the binary's shared pages between the processes, %s; the broker alone %s; spread %s",
-					fmtBytes(fileSize(baseBin)), baseline.Settle, fmtBytes(median(baseMem.pss)), fmtBytes(median(baseMem.broker)), spread(baseMem.rss))
-			}
-			cmp = append(cmp, cmpRow{
-				figure: fmt.Sprintf("RSS: `moss run` + 10 idle %s components vs broker + 10 idle component processes", m.what),
-				moss:   moss,
-				base:   fmtBytes(base),
-				ratio:  ratio(median(m.rss), base),
-				notes:  note + fmt.Sprintf("; Moss: the figure \"RSS of `moss run` + 10 idle %s components\" above, its runs alternating with the baseline's (spread %s)", m.what, spread(m.rss)),
-			})
-		}
+		cmp = append(cmp, rssCmpRows(baseMem, fileSize(baseBin), rssGo, pssGo, rssC, pssC)...)
 	}
 	more, err := goBenchRows(root, runs, progress)
 	if err != nil {
 		return "", err
 	}
 	rows = append(rows, more...)
+	for _, f := range []func(string, int, func(string)) ([]row, error){shadowLimitRows, drainRows} {
+		more, err := f(root, runs, progress)
+		if err != nil {
+			return "", err
+		}
+		rows = append(rows, more...)
+	}
 	progress("done")
 	return table(rows, runs, time.Since(began), loadBefore, loadAvg()) + cmpTable(cmp), nil
 }

@@ -48,6 +48,7 @@ func procStatus(pid int) (rss, hwm float64, err error) {
 // hostSample is what one `moss run` process gave the RSS and scale figures.
 type hostSample struct {
 	rss, hwm float64 // VmRSS and VmHWM (bytes), settle after all were RUNNING
+	pss      float64 // Pss (bytes, smaps_rollup), read with rss
 	// start is the time from just before the harness started the process
 	// to the last component turning RUNNING (the latest since of `moss
 	// list`'s answer, read from the host's clock, which is this machine's);
@@ -130,7 +131,10 @@ func rssOnce(mossBin, dir, cacheDir string, sink guest, n int) (hostSample, erro
 		time.Sleep(listPoll)
 	}
 	time.Sleep(settle)
-	s.rss, s.hwm, err = procStatus(cmd.Process.Pid)
+	if s.rss, s.hwm, err = procStatus(cmd.Process.Pid); err != nil {
+		return s, err
+	}
+	s.pss, err = procPss(cmd.Process.Pid)
 	return s, err
 }
 
