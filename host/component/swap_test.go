@@ -79,7 +79,7 @@ func TestRegrant(t *testing.T) {
 		{abi.FuncSubscribe, "a/1"}, {abi.FuncSubscribe, "b/1"}, {abi.FuncSubscribe, "a/2"},
 		{abi.FuncCloudSubscribe, "c/1"}, {abi.FuncCloudSubscribe, "d/1"},
 	} {
-		if _, err := c.HostCall(fn(call.fn), textReq("filter", call.filter)); err != nil {
+		if _, err := c.HostCall(context.Background(), fn(call.fn), textReq("filter", call.filter)); err != nil {
 			t.Fatalf("%s %s: %v", call.fn, call.filter, err)
 		}
 	}
