@@ -61,6 +61,7 @@ type Daemon struct {
 	// deployer is set by Run before the admin socket serves.
 	deployer *deploy.Deployer
 
+	ctl   sync.Mutex // serialises ControlComponent
 	mu    sync.Mutex
 	comps []*component.Component // dependency order
 	// manifests maps a component to the manifest it runs from.
