@@ -67,6 +67,8 @@ type Daemon struct {
 	// manifests maps a component to the manifest it runs from.
 	manifests map[string]string
 	subID     atomic.Uint32
+
+	metricsAddr atomic.Value // string; metrics.go
 }
 
 // New returns a daemon for cfg. logBuf (may be nil) receives the records the
@@ -167,6 +169,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	} else if ss != nil {
 		defer ss.Close()
 	}
+	stopMetrics, err := d.serveMetrics()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopMetrics()
 	adminErr := make(chan error, 1)
 	actx, stopAdmin := context.WithCancel(context.Background())
 	go func() { adminErr <- srv.Serve(actx) }()
