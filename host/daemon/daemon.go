@@ -241,6 +241,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			defer r.close(d.cloud)
 		}
 	}
+	defer d.startHealth()() // health.go
 	close(d.ready)
 	// Start-up is the host's one burst of allocation (decoding and
 	// compiling modules, language runtimes initialising): hand what it
