@@ -164,8 +164,21 @@ func TestHealthToCloud(t *testing.T) {
 	if doc.Trigger != "change" || stateIn(doc, "cloudprobe") != "RUNNING" || doc.Seq != 3 {
 		t.Fatalf("after the outage: %+v", doc)
 	}
-	if m, _ := json.Marshal(doc); !strings.Contains(string(m), `"seq":3`) {
-		t.Fatalf("%s", m)
+
+	// A deployment's end is reported with its id and status.
+	in := h.d.Installed()["cloudprobe"]
+	file := filepath.Join(t.TempDir(), "d1.toml")
+	os.WriteFile(file, []byte(fmt.Sprintf("id = \"health-d1\"\n[timeouts]\nprobation = \"100ms\"\n[[components]]\nname = \"cloudprobe\"\nversion = %q\nmanifest = %q\n", in.Version, in.Manifest)), 0o644)
+	if rec := submit(t, h, file); rec.Status != "SUCCEEDED" {
+		t.Fatalf("deployment: %+v", rec)
+	}
+	for last := doc.Seq; ; {
+		if doc = nextHealth(t, sub); doc.Seq > last && doc.Deployment != nil {
+			break
+		}
+	}
+	if doc.Deployment.ID != "health-d1" || doc.Deployment.Status != "SUCCEEDED" || doc.Health != Healthy {
+		t.Fatalf("after the deployment: %+v %+v", doc, doc.Deployment)
 	}
 	_ = topic
 }
