@@ -66,6 +66,10 @@
 //	> {"op":"deployment","id":"d1"}
 //	< {"deployment":Record}
 //
+//	> {"op":"component","action":"restart","name":"sensor"}
+//	< {"component":ComponentInfo}             once stopped (FINISHED), or started
+//	                                          (RUNNING, or the state it reached)
+//
 //	> {"op":"deployment_cancel","id":"d1"}
 //	< {"deployment":Record}                   once it has ended (rolled back)
 //
@@ -181,6 +185,9 @@ type Backend interface {
 	// Deployments returns the host's deployer, or nil (untyped) while it
 	// has none; see deploy.go.
 	Deployments() Deployments
+	// ControlComponent stops, starts or restarts a component; see
+	// component.go.
+	ControlComponent(ctx context.Context, action, name string) (ComponentInfo, error)
 }
 
 // request is the one object a client sends.
@@ -198,6 +205,7 @@ type request struct {
 	Shadow    string `json:"shadow,omitempty"` // shadow: get, update, delete or list
 	Thing     string `json:"thing,omitempty"`  // shadow
 
+	Action string         `json:"action,omitempty"` // component: stop, start or restart
 	ID     string         `json:"id,omitempty"`     // deployment, deployment_cancel
 	Deploy *DeployRequest `json:"deploy,omitempty"` // deploy
 }
@@ -220,6 +228,7 @@ type reply struct {
 	Deployment  *deploy.Record   `json:"deployment,omitempty"`
 	Deployments []deploy.Record  `json:"deployments,omitempty"`
 	Progress    *deploy.Progress `json:"progress,omitempty"`
+	Component   *ComponentInfo   `json:"component,omitempty"`
 }
 
 // listReply is written instead of reply so an empty list is [] rather than

@@ -163,6 +163,9 @@ type Info struct {
 	// SwapGap is how long the last hot swap had no instance serving: from
 	// the old instance's upgrade stop event to the new one running.
 	SwapGap time.Duration
+	// Memory is the size of the instance's linear memory after its last
+	// call (0 with no instance); MemoryLimit is what it may grow to.
+	Memory, MemoryLimit uint64
 	// UpdateSeen is the last update notice (NotifyUpdate's number) the
 	// component has handled; DeferredUntil is when it last asked a
 	// deployment to wait until (defer_update).
@@ -199,7 +202,8 @@ type Component struct {
 	deferUntil time.Time
 
 	delivered     atomic.Uint64
-	updatesQueued atomic.Int64 // update events in the mailbox, so deliver looks for them only then
+	memory        atomic.Uint64 // the instance's linear memory after the last call, for metrics
+	updatesQueued atomic.Int64  // update events in the mailbox, so deliver looks for them only then
 	dropWarn      burst
 	denyWarn      burst
 	limitWarn     burst
@@ -406,6 +410,7 @@ func (c *Component) Info() Info {
 		Restarts: c.restarts, Errors: c.errCount, LastError: c.lastErr,
 		Delivered: c.delivered.Load(), Dropped: c.mbox.Dropped(), Queued: c.mbox.Len(),
 		SwapGap: c.swapGap, UpdateSeen: c.updateSeen, DeferredUntil: c.deferUntil,
+		Memory: c.memory.Load(), MemoryLimit: uint64(c.spec.Limits.Memory),
 	}
 }
 
@@ -768,6 +773,7 @@ func (c *Component) deliver(events []abi.Event) error {
 	}
 	c.batch = b
 	err := c.inst.Deliver(b)
+	c.memory.Store(uint64(c.inst.MemorySize()))
 	var seen uint64
 	if c.updatesQueued.Load() > 0 { // rare: the batch scan stays off the hot path
 		for i := range events {
@@ -799,6 +805,7 @@ func (c *Component) deliver(events []abi.Event) error {
 func (c *Component) discardInstance() {
 	c.guest.stop()
 	c.closeRetired()
+	c.memory.Store(0)
 	if c.inst != nil {
 		if c.next != nil {
 			// An upgrade: closing returns the instance's memory to the

@@ -45,6 +45,8 @@ type Config struct {
 	Cloud Cloud `toml:"cloud"`
 	// Shadow configures the local device shadow service.
 	Shadow     Shadow         `toml:"shadow"`
+	Metrics    Metrics        `toml:"metrics"` // observe.go
+	Health     Health         `toml:"health"`  // observe.go
 	Components []ComponentRef `toml:"components"`
 	// File is the path the configuration was loaded from; empty from
 	// Default or Parse.
@@ -182,6 +184,7 @@ func Default() *Config {
 		},
 		Limits: limits.Defaults(),
 		Shadow: Shadow{MaxDocumentBytes: 8192},
+		Health: defaultHealth(),
 		Cloud: Cloud{
 			Port:           8883,
 			KeepAlive:      limits.Duration{Duration: 60 * time.Second},
@@ -279,6 +282,7 @@ func (c *Config) SlogLevel() slog.Level {
 }
 
 func (c *Config) validate(doc *tomlx.Doc) {
+	c.validateObserve(doc)
 	check := doc.Check
 	check(tomlx.Path{"data_dir"}, func() {
 		if c.DataDir == "" {

@@ -36,6 +36,10 @@ func (d *Daemon) Apply(ctx context.Context, manifestPath string, cfg map[string]
 		d.comps = append(d.comps, c)
 		d.mu.Unlock()
 		c.Start()
+	case stopped(c):
+		// An operator stopped it (`moss component stop`); the deployment
+		// starts it again, on its spec.
+		c = d.replace(c, spec)
 	case c.Spec().Version != spec.Version || c.Spec().Module != spec.Module:
 		if err := c.Upgrade(ctx, spec); err != nil {
 			return err
@@ -51,7 +55,8 @@ func (d *Daemon) Apply(ctx context.Context, manifestPath string, cfg map[string]
 		}
 	}
 	info, err := c.Wait(ctx, func(i component.Info) bool {
-		return i.Version == spec.Version && i.State != component.StateStarting
+		// INSTALLED: a new component's goroutine has not begun yet.
+		return i.Version == spec.Version && i.State != component.StateStarting && i.State != component.StateInstalled
 	})
 	if err != nil {
 		return fmt.Errorf("%s %s: %s after waiting: %w", m.Name, spec.Version, info.State, err)

@@ -23,12 +23,7 @@ func (d *Daemon) Components() []admin.ComponentInfo {
 	d.mu.Unlock()
 	out := make([]admin.ComponentInfo, 0, len(comps))
 	for _, c := range comps {
-		i := c.Info()
-		out = append(out, admin.ComponentInfo{
-			Name: i.Name, Version: i.Version, State: string(i.State), Since: i.Since,
-			Restarts: i.Restarts, Errors: i.Errors, Delivered: i.Delivered, Dropped: i.Dropped,
-			Queued: i.Queued, LastError: i.LastError,
-		})
+		out = append(out, componentInfo(c.Info()))
 	}
 	return out
 }

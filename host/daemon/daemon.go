@@ -59,6 +59,7 @@ type Daemon struct {
 	// deployer is set by Run before the admin socket serves.
 	deployer *deploy.Deployer
 
+	ctl   sync.Mutex // serialises ControlComponent
 	mu    sync.Mutex
 	comps []*component.Component // dependency order
 	// manifests maps a component to the manifest it runs from.
@@ -68,6 +69,8 @@ type Daemon struct {
 	// released is closed once Run has released the engine, which a
 	// compilation that ignores its context can delay past Run's return.
 	released chan struct{}
+
+	metricsAddr atomic.Value // string; metrics.go
 }
 
 // New returns a daemon for cfg. logBuf (may be nil) receives the records the
@@ -199,6 +202,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	} else if ss != nil {
 		defer ss.Close()
 	}
+	stopMetrics, err := d.serveMetrics()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopMetrics()
 	adminErr := make(chan error, 1)
 	actx, stopAdmin := context.WithCancel(context.Background())
 	go func() { adminErr <- srv.Serve(actx) }()
@@ -251,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			defer r.close(d.cloud)
 		}
 	}
+	defer d.startHealth()() // health.go
 	close(d.ready)
 	// Start-up is the host's one burst of allocation (decoding and
 	// compiling modules, language runtimes initialising): hand what it

@@ -51,7 +51,7 @@ func install(t testing.TB, dir, name, wasmPath, manifest string) string {
 
 // exampleManifest is the example's own component.toml without its [wasm]
 // table (install adds one).
-func exampleManifest(t *testing.T, name string) string {
+func exampleManifest(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testwasm.Root(t), "examples", name, "component.toml"))
 	if err != nil {
@@ -199,7 +199,7 @@ func (s *sub) waitFor(t testing.TB, what string, cond func([]string) bool) []str
 	}
 }
 
-func examplesConfig(t *testing.T, extra string) string {
+func examplesConfig(t testing.TB, extra string) string {
 	dir := t.TempDir()
 	sensor := install(t, dir, "sensor", testwasm.GoPath(t, filepath.Join(testwasm.Root(t), "examples/sensor")), exampleManifest(t, "sensor"))
 	alerts := install(t, dir, "alerts", testwasm.GoPath(t, filepath.Join(testwasm.Root(t), "examples/alerts")), exampleManifest(t, "alerts"))

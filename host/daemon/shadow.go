@@ -41,6 +41,7 @@ type shadows struct {
 	log   *slog.Logger
 
 	queues [shadowWorkers]chan *bus.Message
+	ops    shadowOps // for metrics
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -124,6 +125,7 @@ func (s *shadows) Request(op, thing, name string, payload []byte) (int, []byte, 
 	default:
 		return 0, nil, fmt.Errorf("unknown shadow operation %q", op)
 	}
+	s.ops.count(op, err)
 	if err != nil {
 		return rejected(err)
 	}
@@ -134,6 +136,7 @@ func (s *shadows) Request(op, thing, name string, payload []byte) (int, []byte, 
 // List implements component.Shadows.
 func (s *shadows) List(thing string, pageSize int, nextToken string) (int, []byte, error) {
 	page, err := s.svc.List(s.ctx, thing, pageSize, nextToken)
+	s.ops.count("list", err)
 	if err != nil {
 		return rejected(err)
 	}
