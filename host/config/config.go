@@ -46,6 +46,8 @@ type Config struct {
 	// Shadow configures the local device shadow service.
 	Shadow     Shadow         `toml:"shadow"`
 	Components []ComponentRef `toml:"components"`
+	// Broker is the MQTT broker for client devices; off when absent.
+	Broker *Broker `toml:"broker"`
 	// File is the path the configuration was loaded from; empty from
 	// Default or Parse.
 	File string `toml:"-"`
@@ -225,6 +227,7 @@ func Parse(name string, data []byte, baseDir string) (*Config, error) {
 	doc := tomlx.Decode(name, data, c)
 	if doc.OK() {
 		c.validate(doc)
+		c.validateBroker(doc)
 	}
 	if err := doc.Err(); err != nil {
 		return nil, err
@@ -248,6 +251,7 @@ func Parse(name string, data []byte, baseDir string) (*Config, error) {
 	for i := range c.Components {
 		c.Components[i].Manifest = resolve(baseDir, c.Components[i].Manifest)
 	}
+	c.resolveBroker(baseDir)
 	for _, p := range []*string{&c.Cloud.Cert, &c.Cloud.Key, &c.Cloud.RootCA} {
 		if *p != "" {
 			*p = resolve(baseDir, *p)
