@@ -200,6 +200,8 @@ type request struct {
 
 	ID     string         `json:"id,omitempty"`     // deployment, deployment_cancel
 	Deploy *DeployRequest `json:"deploy,omitempty"` // deploy
+
+	Clients *ClientsRequest `json:"clients,omitempty"` // clients
 }
 
 // reply is the union of every line the server sends; exactly one group of
@@ -220,6 +222,8 @@ type reply struct {
 	Deployment  *deploy.Record   `json:"deployment,omitempty"`
 	Deployments []deploy.Record  `json:"deployments,omitempty"`
 	Progress    *deploy.Progress `json:"progress,omitempty"`
+
+	Clients *ClientsReply `json:"clients,omitempty"`
 }
 
 // listReply is written instead of reply so an empty list is [] rather than

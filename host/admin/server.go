@@ -278,6 +278,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		err = s.deployment(c, req)
 	case "deployment_cancel":
 		err = s.deploymentCancel(ctx, c, req)
+	case "clients":
+		err = s.clients(c, req)
 	case "":
 		err = c.fail(`bad request: no "op"`)
 	default:

@@ -27,6 +27,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -53,6 +55,7 @@ type Options struct {
 type Broker struct {
 	opts   Options
 	srv    *mqtt.Server
+	hook   *hook
 	log    *slog.Logger
 	tlsLn  net.Listener
 	tcpLn  net.Listener
@@ -69,7 +72,8 @@ func New(opts Options) (*Broker, error) {
 	}
 	b := &Broker{opts: opts, log: opts.Logger}
 	b.srv = mqtt.New(&mqtt.Options{InlineClient: true, Logger: opts.Logger.With("part", "mqtt")})
-	if err := b.srv.AddHook(&hook{b: b}, nil); err != nil {
+	b.hook = &hook{b: b}
+	if err := b.srv.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	cert, err := opts.Auth.ServerCertificate(opts.Hosts)
@@ -205,4 +209,32 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.ln.Close()
 	closeClients(l.id)
+}
+
+// ClientInfo describes a connected client.
+type ClientInfo struct {
+	ClientID      string
+	Thing         string
+	Remote        string
+	Protocol      byte
+	Subscriptions []string
+}
+
+// Clients lists the connected clients, by client id.
+func (b *Broker) Clients() []ClientInfo {
+	var out []ClientInfo
+	for id, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Inline || cl.Closed() {
+			continue
+		}
+		ci := ClientInfo{ClientID: id, Remote: cl.Net.Remote, Protocol: cl.Properties.ProtocolVersion}
+		ci.Thing = b.hook.thing(cl)
+		for f := range cl.State.Subscriptions.GetAll() {
+			ci.Subscriptions = append(ci.Subscriptions, f)
+		}
+		slices.Sort(ci.Subscriptions)
+		out = append(out, ci)
+	}
+	slices.SortFunc(out, func(a, b ClientInfo) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return out
 }
