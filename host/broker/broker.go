@@ -141,19 +141,33 @@ func (b *Broker) TCPAddr() net.Addr {
 
 // Start serves the listeners and joins the bus.
 func (b *Broker) Start() error {
-	if err := b.opts.Bus.Subscribe("#", b, 0); err != nil {
-		return fmt.Errorf("broker: %w", err)
+	for _, f := range busFilters {
+		if err := b.opts.Bus.Subscribe(f, b, 0); err != nil {
+			b.leaveBus()
+			return fmt.Errorf("broker: %w", err)
+		}
 	}
 	if err := b.srv.Serve(); err != nil {
-		b.opts.Bus.Unsubscribe("#", b, 0)
+		b.leaveBus()
 		return fmt.Errorf("broker: %w", err)
 	}
 	return nil
 }
 
+// busFilters are what the broker hears on the bus: everything, and the
+// shadow topics, which "#" does not match ('$' topics), so that the host's
+// shadow service answers client devices' shadow requests.
+var busFilters = []string{"#", "$aws/things/+/shadow/#"}
+
+func (b *Broker) leaveBus() {
+	for _, f := range busFilters {
+		b.opts.Bus.Unsubscribe(f, b, 0)
+	}
+}
+
 // Close leaves the bus, disconnects every client and closes the listeners.
 func (b *Broker) Close() error {
-	b.opts.Bus.Unsubscribe("#", b, 0)
+	b.leaveBus()
 	return b.srv.Close()
 }
 
