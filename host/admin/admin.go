@@ -208,6 +208,8 @@ type request struct {
 	Action string         `json:"action,omitempty"` // component: stop, start or restart
 	ID     string         `json:"id,omitempty"`     // deployment, deployment_cancel
 	Deploy *DeployRequest `json:"deploy,omitempty"` // deploy
+
+	Clients *ClientsRequest `json:"clients,omitempty"` // clients
 }
 
 // reply is the union of every line the server sends; exactly one group of
@@ -229,6 +231,8 @@ type reply struct {
 	Deployments []deploy.Record  `json:"deployments,omitempty"`
 	Progress    *deploy.Progress `json:"progress,omitempty"`
 	Component   *ComponentInfo   `json:"component,omitempty"`
+
+	Clients *ClientsReply `json:"clients,omitempty"`
 }
 
 // listReply is written instead of reply so an empty list is [] rather than

@@ -280,6 +280,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		err = s.deploymentCancel(ctx, c, req)
 	case "component":
 		err = s.component(ctx, c, req)
+	case "clients":
+		err = s.clients(c, req)
 	case "":
 		err = c.fail(`bad request: no "op"`)
 	default:

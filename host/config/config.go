@@ -48,6 +48,8 @@ type Config struct {
 	Metrics    Metrics        `toml:"metrics"` // observe.go
 	Health     Health         `toml:"health"`  // observe.go
 	Components []ComponentRef `toml:"components"`
+	// Broker is the MQTT broker for client devices; off when absent.
+	Broker *Broker `toml:"broker"`
 	// File is the path the configuration was loaded from; empty from
 	// Default or Parse.
 	File string `toml:"-"`
@@ -228,6 +230,7 @@ func Parse(name string, data []byte, baseDir string) (*Config, error) {
 	doc := tomlx.Decode(name, data, c)
 	if doc.OK() {
 		c.validate(doc)
+		c.validateBroker(doc)
 	}
 	if err := doc.Err(); err != nil {
 		return nil, err
@@ -251,6 +254,7 @@ func Parse(name string, data []byte, baseDir string) (*Config, error) {
 	for i := range c.Components {
 		c.Components[i].Manifest = resolve(baseDir, c.Components[i].Manifest)
 	}
+	c.resolveBroker(baseDir)
 	for _, p := range []*string{&c.Cloud.Cert, &c.Cloud.Key, &c.Cloud.RootCA} {
 		if *p != "" {
 			*p = resolve(baseDir, *p)

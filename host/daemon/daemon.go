@@ -56,6 +56,9 @@ type Daemon struct {
 	engine  *wasm.Engine  // likewise
 	env     component.Env // likewise: what every component is made with
 	shadows *shadows      // likewise
+	// clients is the client devices' broker and authority, set by Run
+	// before the admin socket serves when [broker] is configured.
+	clients *clientDevices
 	// deployer is set by Run before the admin socket serves.
 	deployer *deploy.Deployer
 
@@ -196,6 +199,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.shadows.close()
+	if b, err := d.startBroker(db); err != nil {
+		srv.Close()
+		return err
+	} else if b != nil {
+		defer b.Close()
+	}
 	if ss, err := d.openShadowSync(svc, db); err != nil {
 		srv.Close()
 		return err
