@@ -68,6 +68,10 @@ type Engine struct {
 	interrupt      bool
 	compileTimeout time.Duration
 
+	// compiling counts wazero compilations still running, abandoned ones
+	// included; Close waits for them.
+	compiling sync.WaitGroup
+
 	mu       sync.Mutex
 	compiled map[[32]byte]*Module
 	seq      uint64
@@ -126,6 +130,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 // Close stops the watchdog and closes every instance and compiled module.
 func (e *Engine) Close(ctx context.Context) error {
 	e.dog.stop()
+	e.compiling.Wait() // a compile the caller gave up on still uses the runtime
 	err := e.rt.Close(ctx)
 	if e.cache != nil {
 		err = errors.Join(err, e.cache.Close(ctx))
@@ -204,20 +209,40 @@ func (e *Engine) compileWithin(ctx context.Context, code []byte) (wazero.Compile
 		err error
 	}
 	done := make(chan result, 1)
+	var mu sync.Mutex
+	abandoned := false
+	e.compiling.Add(1)
 	go func() {
+		defer e.compiling.Done()
 		// Not ctx: wazero does not watch it while compiling, and the
 		// compiled module must outlive this call.
 		cm, err := e.rt.CompileModule(context.Background(), code)
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned { // nobody waits for it: drop what the compiler made
+			if err == nil {
+				cm.Close(context.Background())
+			}
+			return
+		}
 		done <- result{cm, err}
 	}()
 	t := time.NewTimer(e.compileTimeout)
 	defer t.Stop()
+	// The compiler cannot be stopped; an abandoned compile runs on, and
+	// Engine.Close waits for it (closing the runtime under it would crash
+	// wazero).
 	abandon := func() {
-		go func() { // the compiler cannot be stopped: drop what it makes
-			if r := <-done; r.err == nil {
+		mu.Lock()
+		defer mu.Unlock()
+		abandoned = true
+		select {
+		case r := <-done:
+			if r.err == nil {
 				r.cm.Close(context.Background())
 			}
-		}()
+		default:
+		}
 	}
 	select {
 	case r := <-done:
