@@ -153,11 +153,11 @@ func TestBusMessageReachesDevice(t *testing.T) {
 	e := start(t)
 	tls := e.issue(t, "sensor-2")
 	wait := sub(t, e.args("sensor-2", tls, "-t", "sensors/+/cmd", "-C", "1", "-v")...)
-	// The subscription exists once the broker has it; publish until then.
-	poll.Until(t, "device receives the component's message", func() bool {
-		e.bus.Publish(&bus.Message{Topic: "sensors/sensor-2/cmd", Payload: []byte("on")})
-		return e.b.srv.Topics.Subscribers("sensors/sensor-2/cmd").Subscriptions != nil &&
-			len(e.b.srv.Topics.Subscribers("sensors/sensor-2/cmd").Subscriptions) > 0
+	// Publish once the broker holds the subscription (not before: with
+	// -C 1 a message that arrives while polling ends mosquitto_sub, and the
+	// subscription would never be seen).
+	poll.Until(t, "the device's subscription", func() bool {
+		return len(e.b.srv.Topics.Subscribers("sensors/sensor-2/cmd").Subscriptions) > 0
 	})
 	e.bus.Publish(&bus.Message{Topic: "sensors/sensor-2/cmd", Payload: []byte("on")})
 	out, err := wait()
