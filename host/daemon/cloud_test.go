@@ -29,19 +29,17 @@ func cloudConfig(t *testing.T, b *mqtttest.Broker, ca string) string {
 	if ca != "" {
 		cloud = strings.Replace(cloud, fmt.Sprintf("root_ca = %q", b.Certs().CA), fmt.Sprintf("root_ca = %q", ca), 1)
 	}
-	return fmt.Sprintf("data_dir = %q\ncache_dir = %q\n%s[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), cloud, c)
+	// The health document would add to the counts these tests check;
+	// health_test.go turns it back on.
+	return fmt.Sprintf("data_dir = %q\ncache_dir = %q\n%s[health]\nenabled = false\n[[components]]\nmanifest = %q\n", filepath.Join(dir, "data"), testwasm.CompileCacheDir(t), cloud, c)
 }
-
-// noHealth turns off the host's health documents (health_test.go) for tests
-// that count the link's messages exactly.
-const noHealth = "[health]\nenabled = false\n"
 
 // TestCloudComponentRoundTrip: a component's cloud publish reaches a
 // mosquitto_sub on the broker, a mosquitto_pub reaches the component's
 // cloud subscription, and IoT Core's limits give the codes ABI.md lists.
 func TestCloudComponentRoundTrip(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
-	h := startHost(t, cloudConfig(t, b, "")+noHealth)
+	h := startHost(t, cloudConfig(t, b, ""))
 	poll.Until(t, "the cloud link", func() bool { return h.d.Status().Cloud.State == "CONNECTED" })
 	b.WaitLog(t, "\tdown/# (QoS 1)")
 
@@ -84,7 +82,7 @@ func TestCloudComponentRoundTrip(t *testing.T) {
 // components run and their QoS 1 messages wait in the spool.
 func TestCloudWrongCAKeepsHostRunning(t *testing.T) {
 	b := mqtttest.Start(t, mqtttest.Options{})
-	h := startHost(t, cloudConfig(t, b, b.OtherCA().CA)+noHealth)
+	h := startHost(t, cloudConfig(t, b, b.OtherCA().CA))
 	poll.Until(t, "a connect error", func() bool { return h.d.Status().Cloud.LastError != "" })
 	results := subscribe(t, h, "probe/result")
 	h.client.Publish(context.Background(), "probe/up", []byte("queued"))
