@@ -37,7 +37,7 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
-		t.Skip("mosquitto-clients not installed (make deps)")
+		t.Fatal("mosquitto_sub not found: install mosquitto-clients (make deps does)")
 	}
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "moss.db"))

@@ -27,7 +27,7 @@ const brokerPolicy = `{
 // holding certificates issued through the admin socket.
 func TestClientDevices(t *testing.T) {
 	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
-		t.Skip("mosquitto-clients not installed (make deps)")
+		t.Fatal("mosquitto_sub not found: install mosquitto-clients (make deps does)")
 	}
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "sensor.json")
@@ -110,7 +110,7 @@ const shadowPolicy = `{
 // from the host's shadow service; another thing's shadow is out of reach.
 func TestClientDeviceShadow(t *testing.T) {
 	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
-		t.Skip("mosquitto-clients not installed (make deps)")
+		t.Fatal("mosquitto_sub not found: install mosquitto-clients (make deps does)")
 	}
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "thermo.json")

@@ -24,7 +24,7 @@ func dynsec(t testing.TB, dir, user string, allow []string) ([]string, error) {
 		}
 	}
 	if plugin == "" {
-		t.Skip("mqtttest: mosquitto_dynamic_security.so (Debian package mosquitto) is not installed")
+		t.Fatal("mqtttest: mosquitto_dynamic_security.so not found: install the Debian package mosquitto (make deps does)")
 	}
 	type acl struct {
 		Type  string `json:"acltype"`
