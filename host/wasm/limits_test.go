@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,12 +142,19 @@ func TestCompileBudget(t *testing.T) {
 	if _, err := e.Compile(ctx, "echo", echo); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
-	short, err := NewEngine(context.Background(), Options{CompileTimeout: time.Nanosecond})
+	short, err := NewEngine(context.Background(), Options{CompileTimeout: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer short.Close(context.Background())
-	if _, err := short.Compile(context.Background(), "echo", echo); !errors.Is(err, ErrCompileBudget) || !strings.Contains(err.Error(), "not compiled within 1ns") {
+	// A module that takes far longer than 1 ms to compile (one function of
+	// 300 loops: tens of milliseconds at least), so the budget, not a race
+	// between the compiler and the timer, decides.
+	slow := filepath.Join(t.TempDir(), "slow.wat")
+	if err := os.WriteFile(slow, []byte(`(module (memory (export "memory") 1) (func`+strings.Repeat(" (loop)", 300)+"))"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := short.Compile(context.Background(), "slow", testwasm.WAT(t, slow)); !errors.Is(err, ErrCompileBudget) || !strings.Contains(err.Error(), "not compiled within 1ms") {
 		t.Fatalf("timeout: %v", err)
 	}
 }
